@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-connection state that turns the kernel's data events into HTTP/1 spans: request and
+ * response streams parsed in order (keep-alive, pipelining, split heads), requests queued until
+ * their responses, and the client span of a thread linked to the server span it is handling.
+ */
+#ifndef OBI_CONN_H
+#define OBI_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obi.h"
+#include "span.h"
+
+struct conn_tracker;
+
+/* Called for every finished span; the span is only valid during the call. */
+typedef void (*conn_span_fn)(struct span *s, void *ctx);
+
+struct conn_stats {
+	uint64_t spans;			/* spans emitted */
+	uint64_t spans_unanswered;	/* requests ended by close/exit/timeout with no response */
+	uint64_t not_http;		/* message starts the parser rejected */
+	uint64_t orphan_responses;	/* responses with no request waiting */
+	uint64_t truncated_heads;	/* heads longer than what the kernel captured */
+	uint64_t pipeline_overflow;	/* requests dropped: too many waiting on one connection */
+	uint64_t conns_dropped;		/* connections not tracked: table full */
+	uint64_t bad_traceparent;	/* incoming traceparent headers that were invalid */
+	uint64_t conns;			/* connections tracked now */
+};
+
+struct conn_tracker *conn_tracker_new(conn_span_fn fn, void *ctx);
+void conn_tracker_free(struct conn_tracker *t);
+
+/* Offset added to the kernel's CLOCK_MONOTONIC stamps to get Unix time. */
+void conn_tracker_set_clock(struct conn_tracker *t, int64_t mono_to_real_ns);
+
+/* `size` is the record size from the ring buffer (the header plus cap_len bytes of data). */
+void conn_tracker_data(struct conn_tracker *t, const struct obi_data_event *e, size_t size);
+void conn_tracker_close(struct conn_tracker *t, const struct obi_close_event *e);
+void conn_tracker_proc_exit(struct conn_tracker *t, uint32_t pid, uint64_t ts_ns);
+
+/* Ends connections idle for longer than idle_ns (pending requests reported unanswered). */
+void conn_tracker_sweep(struct conn_tracker *t, uint64_t now_ns, uint64_t idle_ns);
+
+void conn_tracker_stats(const struct conn_tracker *t, struct conn_stats *out);
+
+/* Parses a W3C traceparent value ("00-<32 hex>-<16 hex>-<2 hex>"). Returns 0 or -EINVAL. */
+int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t parent_id[8], uint8_t *flags);
+
+#endif /* OBI_CONN_H */

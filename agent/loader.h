@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Brings obi's BPF programs up: tracefs, open, configure, load, attach; and down again. */
+#ifndef OBI_LOADER_H
+#define OBI_LOADER_H
+
+#include "config.h"
+
+struct obi_bpf;
+
+/* Returns 0 and the attached skeleton in *out, or -errno after logging what failed. */
+int loader_start(const struct obi_config *cfg, struct obi_bpf **out);
+void loader_stop(struct obi_bpf *skel);
+
+/* Sums the per-CPU kernel counters (enum obi_counter) into out[OBI_CNT_MAX]. */
+int loader_read_counters(struct obi_bpf *skel, unsigned long long *out);
+
+#endif /* OBI_LOADER_H */

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+/* obi: select processes, attach the BPF programs, turn their traffic into spans. */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "demo.h"
+#include "discovery.h"
+#include "loader.h"
+#include "log.h"
+#include "obi.skel.h"
+#include "printer.h"
+
+#define POLL_MS 20			/* ring buffer wake-ups are batched: poll this often */
+#define SWEEP_NS 1000000000ULL		/* look for idle connections once a second */
+#define IDLE_NS (300 * 1000000000ULL)	/* a connection silent this long is forgotten */
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_signal;
+
+struct agent {
+	struct obi_config cfg;
+	struct obi_bpf *skel;
+	struct ring_buffer *rb;
+	struct conn_tracker *conns;
+	struct discovery *disc;
+	struct demo demo;
+	bool demo_on;
+	uint64_t events, bad_events;
+};
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The kernel stamps events with CLOCK_MONOTONIC; spans are reported in Unix time. */
+static void sync_clock(struct agent *a)
+{
+	conn_tracker_set_clock(a->conns, clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+}
+
+static void on_span(struct span *s, void *ctx)
+{
+	struct agent *a = ctx;
+	const struct proc_info *pi = discovery_proc(a->disc, s->pid);
+
+	snprintf(s->service_name, sizeof(s->service_name), "%s", pi->service_name);
+	snprintf(s->language, sizeof(s->language), "%s", pi->language);
+	printer_print(a->cfg.trace_printer, s, stdout);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct obi_event_hdr *h = data;
+	struct agent *a = ctx;
+
+	a->events++;
+	if (size < sizeof(*h))
+		goto bad;
+	switch (h->type) {
+	case OBI_EV_DATA:
+		conn_tracker_data(a->conns, data, size);
+		return 0;
+	case OBI_EV_CLOSE:
+		if (size < sizeof(struct obi_close_event))
+			goto bad;
+		conn_tracker_close(a->conns, data);
+		return 0;
+	case OBI_EV_PROC_NEW:
+		if (size < sizeof(struct obi_proc_event))
+			goto bad;
+		discovery_on_proc_new(a->disc, data);
+		return 0;
+	case OBI_EV_EXEC:
+		discovery_on_exec(a->disc, h->pid);
+		return 0;
+	case OBI_EV_PROC_EXIT:
+		conn_tracker_proc_exit(a->conns, h->pid, h->ts_ns);
+		discovery_on_exit(a->disc, h->pid);
+		return 0;
+	}
+bad:
+	a->bad_events++;
+	return 0;
+}
+
+static void log_summary(struct agent *a, enum log_level level)
+{
+	unsigned long long k[OBI_CNT_MAX] = {};
+	struct conn_stats st;
+
+	conn_tracker_stats(a->conns, &st);
+	loader_read_counters(a->skel, k);
+	log_msg(level,
+		"summary: processes=%u spans=%llu unanswered=%llu events=%llu lost_events=%llu "
+		"not_http=%llu orphan_responses=%llu truncated_heads=%llu pipeline_overflow=%llu "
+		"conns=%llu conns_dropped=%llu bad_traceparent=%llu",
+		discovery_count(a->disc), (unsigned long long)st.spans,
+		(unsigned long long)st.spans_unanswered, (unsigned long long)a->events,
+		k[OBI_CNT_RINGBUF_FULL], (unsigned long long)st.not_http,
+		(unsigned long long)st.orphan_responses, (unsigned long long)st.truncated_heads,
+		(unsigned long long)st.pipeline_overflow, (unsigned long long)st.conns,
+		(unsigned long long)st.conns_dropped, (unsigned long long)st.bad_traceparent);
+}
+
+static int run_loop(struct agent *a)
+{
+	uint64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + SWEEP_NS;
+	int err = 0;
+
+	while (!stop_signal) {
+		err = ring_buffer__poll(a->rb, POLL_MS);
+		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err < 0) {
+			log_error("poll ring buffer: %s", strerror(-err));
+			break;
+		}
+		/* wake-ups are suppressed in the kernel: take whatever is there */
+		ring_buffer__consume(a->rb);
+		if (clock_ns(CLOCK_MONOTONIC) >= next_sweep) {
+			uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+			sync_clock(a);
+			conn_tracker_sweep(a->conns, now, IDLE_NS);
+			next_sweep = now + SWEEP_NS;
+		}
+	}
+	ring_buffer__consume(a->rb);
+	return err < 0 ? err : 0;
+}
+
+static int start(struct agent *a)
+{
+	int err, n;
+
+	if (geteuid() != 0) {
+		log_error("obi must run as root (it loads BPF programs: CAP_BPF, CAP_PERFMON, "
+			  "CAP_SYS_ADMIN)");
+		return -EPERM;
+	}
+	if (a->demo_on && (err = demo_prepare(&a->demo, &a->cfg))) {
+		log_error("demo: pick ports: %s", strerror(-err));
+		return err;
+	}
+	err = loader_start(&a->cfg, &a->skel);
+	if (err)
+		return err;
+	a->conns = conn_tracker_new(on_span, a);
+	a->disc = discovery_new(&a->cfg, bpf_map__fd(a->skel->maps.traced_pids));
+	if (!a->conns || !a->disc)
+		return -ENOMEM;
+	sync_clock(a);
+	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
+	if (!a->rb) {
+		log_error("open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	n = discovery_scan(a->disc);
+	if (n < 0) {
+		log_error("scan /proc: %s", strerror(-n));
+		return n;
+	}
+	if (a->demo_on && (err = demo_start(&a->demo))) {
+		log_error("demo: start python3 services: %s", strerror(-err));
+		return err;
+	}
+	log_info("obi ready: %d process(es) instrumented at start, printer=%s", n,
+		 a->cfg.trace_printer == PRINTER_TEXT ? "text" :
+		 a->cfg.trace_printer == PRINTER_JSON ? "json" : "disabled");
+	return 0;
+}
+
+static void stop(struct agent *a)
+{
+	if (a->demo_on)
+		demo_stop(&a->demo);
+	if (a->skel && a->conns && a->disc)
+		log_summary(a, LOG_INFO);
+	ring_buffer__free(a->rb);
+	discovery_free(a->disc);
+	conn_tracker_free(a->conns);
+	if (a->skel)
+		loader_stop(a->skel);
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err;
+
+	if (config_load(&a.cfg, argc, argv, environ, stderr))
+		return 2;
+	if (a.cfg.help) {
+		config_print_help(stdout);
+		return 0;
+	}
+	if (a.cfg.version) {
+		printf("obi %s\n", OBI_VERSION);
+		return 0;
+	}
+	log_set_level(a.cfg.log_level);
+	if (a.cfg.otlp_endpoint[0])
+		log_warn("OTLP export is not available in this build yet; spans go to the trace "
+			 "printer only (OTEL_EXPORTER_OTLP_ENDPOINT=%s ignored)", a.cfg.otlp_endpoint);
+	a.demo_on = a.cfg.demo || !config_has_selector(&a.cfg);
+	if (a.demo_on)
+		log_info("no process selected (OTEL_EBPF_OPEN_PORT, OTEL_EBPF_TARGET_PID, ...): "
+			 "running the demo");
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = start(&a);
+	if (!err)
+		err = run_loop(&a);
+	stop(&a);
+	return err ? 1 : 0;
+}

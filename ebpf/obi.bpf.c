@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Syscall tracepoints on the TCP data path of selected processes (read/write families,
+ * sendfile, close, listen) and sched tp_btf hooks (fork, exec, exit) that keep the selection.
+ * Emits obi_data_event, obi_close_event and obi_proc_event records on the `events` ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define MSG_PEEK 2
+#define MAX_IOV 8
+
+enum buf_kind {
+	BUF_PLAIN = 0,	/* (fd, buf, len) */
+	BUF_IOV = 1,	/* (fd, iov, iovcnt) */
+	BUF_MSG = 2,	/* (fd, msghdr, flags) */
+	BUF_NONE = 3,	/* sendfile: no user buffer */
+};
+
+/* What sys_enter_* saw, for sys_exit_* of the same thread. */
+struct syscall_args {
+	__u64 sk;
+	__u64 buf;
+	__u64 enter_ns;
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 kind;
+	__u8 dir;
+	__u8 _pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
+	__type(value, struct syscall_args);
+} syscall_args SEC(".maps");
+
+/* fd -> struct sock of the current task, or NULL when fd is not a TCP/IP socket. */
+static __always_inline struct sock *tcp_sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd < 0 || fd >= (int)BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
+	    BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
+		count(OBI_CNT_NOT_TCP);
+		return NULL;
+	}
+	return sk;
+}
+
+static __always_inline void read_addrs(struct sock *sk, struct obi_data_event *e)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->local.family = family;
+	e->remote.family = family;
+	e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->local.addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->remote.addr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->local.addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->remote.addr, sk, __sk_common.skc_daddr);
+	}
+}
+
+/* The first bytes open an HTTP/1 message: a request line or a status line. User space does
+ * the full parse; this only keeps everything else off the ring buffer. */
+static __always_inline bool http_start(const __u8 *b)
+{
+	__u32 w = b[0] | (b[1] << 8) | (b[2] << 16) | ((__u32)b[3] << 24);
+
+#define W(a, b, c, d) ((a) | ((b) << 8) | ((c) << 16) | ((__u32)(d) << 24))
+	switch (w) {
+	case W('G', 'E', 'T', ' '):
+	case W('P', 'U', 'T', ' '):
+		return true;
+	case W('P', 'O', 'S', 'T'):
+	case W('H', 'E', 'A', 'D'):
+		return b[4] == ' ';
+	case W('D', 'E', 'L', 'E'):	/* DELETE */
+	case W('O', 'P', 'T', 'I'):	/* OPTIONS */
+	case W('P', 'A', 'T', 'C'):	/* PATCH */
+	case W('C', 'O', 'N', 'N'):	/* CONNECT */
+	case W('T', 'R', 'A', 'C'):	/* TRACE */
+		return true;
+	case W('H', 'T', 'T', 'P'):
+		return b[4] == '/' && b[5] == '1' && b[6] == '.';
+	}
+#undef W
+	return false;
+}
+
+/* sys_enter_*: remember the arguments of a TCP I/O call of a selected process. */
+static __always_inline int enter_io(int fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args a = {};
+	__u32 tgid, tid;
+	struct sock *sk;
+
+	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+		return 0;
+	sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	a.sk = (__u64)sk;
+	a.buf = buf;
+	a.fd = fd;
+	a.iovcnt = iovcnt;
+	a.kind = kind;
+	a.dir = dir;
+	a.enter_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+/* Resolves the buffer of a call to its first segment and the segment holding its last byte. */
+static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __u64 *seg_len)
+{
+	struct iovec iov = {};
+	__u64 iovp = a->buf;
+
+	if (a->kind == BUF_PLAIN) {
+		*base = a->buf;
+		*seg_len = ~0ULL;
+		return 0;
+	}
+	if (a->kind == BUF_MSG) {
+		struct user_msghdr msg = {};
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a->buf))
+			return -1;
+		iovp = (__u64)msg.msg_iov;
+		a->iovcnt = msg.msg_iovlen;
+	}
+	if (a->iovcnt == 0 || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
+		return -1;
+	a->buf = iovp;
+	*base = (__u64)iov.iov_base;
+	*seg_len = iov.iov_len;
+	return 0;
+}
+
+/* Copies the last OBI_TAIL bytes moved by the call into e->tail. */
+static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 total,
+				      struct obi_data_event *e)
+{
+	__u64 end = base + total;
+
+	if (a->kind != BUF_PLAIN) {
+		/* walk the iovecs to the one holding the last byte */
+		__u64 left = total;
+		struct iovec iov = {};
+
+		for (__u32 i = 0; i < MAX_IOV; i++) {
+			if (i >= a->iovcnt)
+				return;
+			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
+				return;
+			if (left <= iov.iov_len) {
+				end = (__u64)iov.iov_base + left;
+				total = left;
+				break;
+			}
+			left -= iov.iov_len;
+		}
+		if (left > iov.iov_len)
+			return;
+	}
+	if (total > OBI_TAIL)
+		total = OBI_TAIL;
+	if (total && !bpf_probe_read_user(e->tail, total, (void *)(end - total)))
+		e->tail_len = total;
+}
+
+/* sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. */
+static __always_inline int exit_io(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
+	struct syscall_args a;
+	struct obi_data_event *e;
+	struct obi_conn *conn, fresh = {};
+	__u64 base = 0, seg_len = 0, cap;
+	__u32 zero = 0, tgid, tid;
+	bool start = false;
+	__u8 head[8] = {};
+
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&syscall_args, &id);
+	if (ret <= 0 || !current_ids(&tgid, &tid))
+		return 0;
+
+	if (a.kind != BUF_NONE) {
+		if (first_segment(&a, &base, &seg_len))
+			return 0;
+		if (seg_len > (__u64)ret)
+			seg_len = ret;
+		if (seg_len >= 7 && !bpf_probe_read_user(head, sizeof(head), (void *)base))
+			start = http_start(head);
+	}
+	conn = bpf_map_lookup_elem(&conn_state, &a.sk);
+	if (!conn) {
+		if (!start)
+			return 0;	/* not (yet) an HTTP connection: nothing to say */
+		fresh.pid = tgid;
+		bpf_map_update_elem(&conn_state, &a.sk, &fresh, BPF_ANY);
+		conn = bpf_map_lookup_elem(&conn_state, &a.sk);
+		if (!conn)
+			return 0;
+	}
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	e->hdr.type = OBI_EV_DATA;
+	e->hdr.pid = tgid;
+	e->hdr.tid = tid;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->sock_id = a.sk;
+	e->enter_ns = a.enter_ns;
+	e->rx_total = conn->rx_total;
+	e->tx_total = conn->tx_total;
+	read_addrs((struct sock *)a.sk, e);
+	e->fd = a.fd;
+	e->len = ret;
+	e->dir = a.dir;
+	e->flags = (start ? OBI_F_MSG_START : 0) | (a.kind == BUF_NONE ? OBI_F_SENDFILE : 0);
+	e->tail_len = 0;
+	if (a.dir == OBI_DIR_RECV)
+		conn->rx_total += ret;
+	else
+		conn->tx_total += ret;
+
+	cap = start ? OBI_CAP_START : OBI_CAP_CONT;
+	if (a.kind == BUF_NONE)
+		cap = 0;
+	if (cap > seg_len)
+		cap = seg_len;
+	if (cap > OBI_CAP_MAX)
+		cap = OBI_CAP_MAX;
+	if (cap && bpf_probe_read_user(e->data, cap, (void *)base))
+		cap = 0;
+	e->cap_len = cap;
+	if (a.kind != BUF_NONE)
+		read_tail(&a, base, ret, e);
+
+	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
+		count(OBI_CNT_RINGBUF_FULL);
+	else
+		count(OBI_CNT_DATA_EVENTS);
+	return 0;
+}
+
+#define ENTER(name, kind, dir)                                                      \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                 \
+	int trace_enter_##name(struct trace_event_raw_sys_enter *ctx)               \
+	{                                                                           \
+		return enter_io(ctx->args[0], ctx->args[1], ctx->args[2], kind, dir); \
+	}
+#define EXIT(name)                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
+	int trace_exit_##name(struct trace_event_raw_sys_exit *ctx) \
+	{                                                             \
+		return exit_io(ctx->ret);                             \
+	}
+
+ENTER(read, BUF_PLAIN, OBI_DIR_RECV)
+EXIT(read)
+ENTER(readv, BUF_IOV, OBI_DIR_RECV)
+EXIT(readv)
+ENTER(write, BUF_PLAIN, OBI_DIR_SEND)
+EXIT(write)
+ENTER(writev, BUF_IOV, OBI_DIR_SEND)
+EXIT(writev)
+ENTER(sendto, BUF_PLAIN, OBI_DIR_SEND)
+EXIT(sendto)
+ENTER(sendmsg, BUF_MSG, OBI_DIR_SEND)
+EXIT(sendmsg)
+EXIT(recvfrom)
+EXIT(recvmsg)
+EXIT(sendfile64)
+
+/* A MSG_PEEK read leaves the bytes queued: they are counted when really read. */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int trace_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return enter_io(ctx->args[0], ctx->args[1], 0, BUF_PLAIN, OBI_DIR_RECV);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int trace_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
+	return enter_io(ctx->args[0], ctx->args[1], 0, BUF_MSG, OBI_DIR_RECV);
+}
+
+/* sendfile(out_fd, in_fd, offset, count): body bytes with no user buffer. */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int trace_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, BUF_NONE, OBI_DIR_SEND);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct obi_close_event *e;
+	struct obi_conn *conn;
+	__u32 tgid, tid;
+	struct sock *sk;
+	__u64 key;
+
+	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+		return 0;
+	sk = tcp_sock_of_fd(ctx->args[0]);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	conn = bpf_map_lookup_elem(&conn_state, &key);
+	if (!conn)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (e) {
+		e->hdr.type = OBI_EV_CLOSE;
+		e->hdr.pid = tgid;
+		e->hdr.tid = tid;
+		e->hdr.ts_ns = bpf_ktime_get_ns();
+		e->sock_id = key;
+		e->rx_total = conn->rx_total;
+		e->tx_total = conn->tx_total;
+		e->fd = ctx->args[0];
+		bpf_ringbuf_submit(e, wakeup_flags());
+	} else {
+		count(OBI_CNT_RINGBUF_FULL);
+	}
+	bpf_map_delete_elem(&conn_state, &key);
+	return 0;
+}
+
+static __always_inline void emit_proc(__u8 type, __u32 pid, __u32 ppid, __u16 port, __u8 reason)
+{
+	struct obi_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(OBI_CNT_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.type = type;
+	e->hdr.pid = pid;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->ppid = ppid;
+	e->port = port;
+	e->reason = reason;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+static __always_inline void select_pid(__u32 pid, __u32 ppid, __u16 port, __u8 reason)
+{
+	struct obi_pid_info info = { .reason = reason };
+
+	if (pid == self_pid)
+		return;
+	if (bpf_map_update_elem(&traced_pids, &pid, &info, BPF_NOEXIST) == 0)
+		emit_proc(OBI_EV_PROC_NEW, pid, ppid, port, reason);
+}
+
+/* listen() on a selected port selects the process before its first accept. */
+SEC("tracepoint/syscalls/sys_enter_listen")
+int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid, tid, word;
+	__u64 *bits;
+	struct sock *sk;
+	__u16 port;
+
+	if (!current_ids(&tgid, &tid) || pid_selected(tgid))
+		return 0;
+	sk = tcp_sock_of_fd(ctx->args[0]);
+	if (!sk)
+		return 0;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	word = port >> 6;
+	bits = bpf_map_lookup_elem(&selected_ports, &word);
+	if (bits && (*bits & (1ULL << (port & 63))))
+		select_pid(tgid, 0, port, OBI_SEL_LISTEN);
+	return 0;
+}
+
+/* The pid of `task` in obi's PID namespace, or 0 when obi cannot see it. */
+static __always_inline __u32 ns_tgid_of(struct task_struct *task, __u32 *ns_inum)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (level < pidns_level || level > 32)
+		return 0;
+	if (ns_inum) {
+		bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+		*ns_inum = BPF_CORE_READ(up.ns, ns.inum);
+	}
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[pidns_level & 31]);
+	if (BPF_CORE_READ(up.ns, ns.inum) != pidns_ino)
+		return 0;
+	return up.nr;
+}
+
+/* Children of selected processes are selected at fork (nginx, haproxy, gunicorn workers), and
+ * so is every new process in a selected PID namespace. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(trace_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ppid, tid, child_pid, ns_inum = 0;
+
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;	/* a new thread, already covered by its tgid */
+	if (!current_ids(&ppid, &tid))
+		return 0;
+	child_pid = ns_tgid_of(child, want_pidns ? &ns_inum : NULL);
+	if (!child_pid)
+		return 0;
+	if (pid_selected(ppid))
+		select_pid(child_pid, ppid, 0, OBI_SEL_FORK);
+	else if (want_pidns && bpf_map_lookup_elem(&selected_pidns, &ns_inum))
+		select_pid(child_pid, ppid, 0, OBI_SEL_PIDNS);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(trace_process_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 tgid, tid;
+
+	if (!want_exec || !current_ids(&tgid, &tid) || pid_selected(tgid))
+		return 0;
+	emit_proc(OBI_EV_EXEC, tgid, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(trace_process_exit, struct task_struct *task)
+{
+	__u32 tgid, tid;
+
+	if (!current_ids(&tgid, &tid) || tgid != tid || !pid_selected(tgid))
+		return 0;
+	bpf_map_delete_elem(&traced_pids, &tgid);
+	emit_proc(OBI_EV_PROC_EXIT, tgid, 0, 0, 0);
+	return 0;
+}

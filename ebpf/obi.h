@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel <-> user space boundary: every struct that BPF writes and the agent reads.
+ * Fixed-width types and explicit padding only; sizes are pinned with _Static_assert so the
+ * BPF and host compilers agree.
+ */
+#ifndef OBI_BOUNDARY_H
+#define OBI_BOUNDARY_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u8 ... __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+/* Bytes copied from the first buffer of a syscall that starts an HTTP message. */
+#define OBI_CAP_START 1024
+/* Bytes copied from later buffers of a connection already seen speaking HTTP. */
+#define OBI_CAP_CONT 256
+#define OBI_CAP_MAX OBI_CAP_START
+/* Bytes kept from the end of every buffer (chunked-encoding terminator detection). */
+#define OBI_TAIL 8
+
+#define OBI_PORT_WORDS (65536 / 64)
+
+enum obi_event_type {
+	OBI_EV_DATA = 1,	/* bytes read or written on a TCP socket */
+	OBI_EV_CLOSE = 2,	/* close() of a tracked TCP socket */
+	OBI_EV_PROC_NEW = 3,	/* a process was selected in the kernel (listen, fork, pidns) */
+	OBI_EV_PROC_EXIT = 4,	/* a selected process exited */
+	OBI_EV_EXEC = 5,	/* some process called exec (only with exe selectors) */
+};
+
+enum obi_dir {
+	OBI_DIR_RECV = 0,
+	OBI_DIR_SEND = 1,
+};
+
+/* Why the kernel selected a process by itself. */
+enum obi_select_reason {
+	OBI_SEL_LISTEN = 1,
+	OBI_SEL_FORK = 2,
+	OBI_SEL_PIDNS = 3,
+};
+
+/* Data event flags. */
+#define OBI_F_MSG_START 0x1	/* buffer starts with an HTTP request or status line */
+#define OBI_F_SENDFILE 0x2	/* bytes moved by sendfile: no payload */
+
+struct obi_sockaddr {
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, or IPv6 (v4-mapped kept as is) */
+	__u16 port;		/* host byte order */
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 _pad;
+};
+_Static_assert(sizeof(struct obi_sockaddr) == 20, "obi_sockaddr layout");
+
+struct obi_event_hdr {
+	__u8 type;		/* enum obi_event_type */
+	__u8 _pad[3];
+	__u32 pid;		/* tgid as seen from obi's PID namespace */
+	__u32 tid;
+	__u32 _pad2;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC, at syscall exit */
+};
+_Static_assert(sizeof(struct obi_event_hdr) == 24, "obi_event_hdr layout");
+
+struct obi_data_event {
+	struct obi_event_hdr hdr;
+	__u64 sock_id;		/* kernel address of the struct sock: the connection's identity */
+	__u64 enter_ns;		/* CLOCK_MONOTONIC, at syscall entry */
+	__u64 rx_total;		/* bytes received on this socket before this call */
+	__u64 tx_total;		/* bytes sent on this socket before this call */
+	struct obi_sockaddr local;
+	struct obi_sockaddr remote;
+	__u32 fd;
+	__u32 len;		/* bytes the syscall moved */
+	__u16 cap_len;		/* bytes of data[] that are valid */
+	__u8 dir;		/* enum obi_dir */
+	__u8 flags;		/* OBI_F_* */
+	__u8 tail_len;		/* bytes of tail[] that are valid */
+	__u8 _pad[3];
+	__u8 tail[OBI_TAIL];	/* last bytes of the buffer */
+	__u8 data[OBI_CAP_MAX];
+};
+_Static_assert(sizeof(struct obi_data_event) == 24 + 32 + 40 + 16 + 8 + OBI_CAP_MAX,
+	       "obi_data_event layout");
+#define OBI_DATA_HDR_SIZE (sizeof(struct obi_data_event) - OBI_CAP_MAX)
+
+struct obi_close_event {
+	struct obi_event_hdr hdr;
+	__u64 sock_id;
+	__u64 rx_total;
+	__u64 tx_total;
+	__u32 fd;
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct obi_close_event) == 56, "obi_close_event layout");
+
+struct obi_proc_event {
+	struct obi_event_hdr hdr;
+	__u32 ppid;		/* for OBI_SEL_FORK: the selected parent */
+	__u16 port;		/* for OBI_SEL_LISTEN: the selected port */
+	__u8 reason;		/* enum obi_select_reason */
+	__u8 _pad;
+};
+_Static_assert(sizeof(struct obi_proc_event) == 32, "obi_proc_event layout");
+
+/* Values of the traced_pids map. */
+struct obi_pid_info {
+	__u8 reason;		/* 0 = selected by user space, else enum obi_select_reason */
+	__u8 _pad[7];
+};
+
+/* Per-socket counters kept by the kernel (conn_state map, keyed by sock_id). */
+struct obi_conn {
+	__u64 rx_total;
+	__u64 tx_total;
+	__u32 pid;
+	__u8 is_http;		/* a message start was seen on this socket */
+	__u8 _pad[3];
+};
+_Static_assert(sizeof(struct obi_conn) == 24, "obi_conn layout");
+
+/* Kernel-side counters of events lost (ring buffer full) and skipped, per CPU. */
+enum obi_counter {
+	OBI_CNT_RINGBUF_FULL = 0,
+	OBI_CNT_DATA_EVENTS,
+	OBI_CNT_NOT_TCP,
+	OBI_CNT_MAX,
+};
+
+#endif /* OBI_BOUNDARY_H */

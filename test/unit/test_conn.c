@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+/* conn tracker: synthetic kernel events in, spans out. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "conn.h"
+
+#define MAX_SPANS 16
+
+static struct span got[MAX_SPANS];
+static int n_got;
+
+static void collect(struct span *s, void *ctx)
+{
+	if (n_got < MAX_SPANS)
+		got[n_got] = *s;
+	n_got++;
+}
+
+/* One data event: `text` of which the kernel captured at most `cap` bytes, `len` moved. */
+static void data(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, uint64_t ts,
+		 const char *text, size_t len, size_t cap)
+{
+	static struct obi_data_event e;
+	size_t tl = strlen(text);
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = OBI_EV_DATA;
+	e.hdr.pid = 100;
+	e.hdr.tid = tid;
+	e.hdr.ts_ns = ts;
+	e.enter_ns = ts - 1;
+	e.sock_id = sock;
+	e.local.family = AF_INET;
+	e.local.port = 8080;
+	e.remote.family = AF_INET;
+	e.remote.port = 40000;
+	e.dir = dir;
+	e.len = len;
+	if (cap > tl)
+		cap = tl;
+	e.cap_len = cap;
+	memcpy(e.data, text, cap);
+	if (len == tl) {
+		size_t n = tl < OBI_TAIL ? tl : OBI_TAIL;
+
+		memcpy(e.tail, text + tl - n, n);
+		e.tail_len = n;
+	}
+	e.flags = (cap >= 4 && (memcmp(text, "GET ", 4) == 0 || memcmp(text, "POST", 4) == 0 ||
+				memcmp(text, "HTTP", 4) == 0))
+			  ? OBI_F_MSG_START
+			  : 0;
+	conn_tracker_data(t, &e, OBI_DATA_HDR_SIZE + cap);
+}
+
+static void text(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, uint64_t ts,
+		 const char *s)
+{
+	data(t, sock, tid, dir, ts, s, strlen(s), OBI_CAP_START);
+}
+
+static void close_sock(struct conn_tracker *t, uint64_t sock, uint64_t ts)
+{
+	struct obi_close_event e = { .hdr = { .type = OBI_EV_CLOSE, .pid = 100, .ts_ns = ts },
+				     .sock_id = sock };
+
+	conn_tracker_close(t, &e);
+}
+
+static bool zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (b[i])
+			return false;
+	}
+	return true;
+}
+
+static void test_simple_server(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+
+	n_got = 0;
+	conn_tracker_set_clock(t, 1000000);
+	text(t, 1, 7, OBI_DIR_RECV, 100, "GET /a/1?x=y HTTP/1.1\r\nHost: h:8080\r\n\r\n");
+	CHECK_INT(n_got, 0);
+	text(t, 1, 7, OBI_DIR_SEND, 300, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+	CHECK_INT(n_got, 1);
+	CHECK_INT(got[0].kind, SPAN_SERVER);
+	CHECK_STR(got[0].method, "GET");
+	CHECK_STR(got[0].path, "/a/1");
+	CHECK_STR(got[0].route, "/a/*");
+	CHECK_STR(got[0].host_header, "h:8080");
+	CHECK_INT(got[0].status, 200);
+	CHECK_INT(got[0].resp_body_size, 5);
+	CHECK_INT(got[0].req_body_size, 0);
+	CHECK_INT(got[0].start_ns, 1000100);
+	CHECK_INT(got[0].end_ns, 1000300);
+	CHECK_INT(got[0].tid, 7);
+	CHECK_INT(got[0].local.port, 8080);
+	CHECK(!got[0].error);
+	CHECK(!zero(got[0].trace_id, 16));
+	CHECK(!zero(got[0].span_id, 8));
+	CHECK(zero(got[0].parent_id, 8));
+	conn_tracker_free(t);
+}
+
+/* Three requests in one read, answered by three writes, in order. */
+static void test_pipelined(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+
+	n_got = 0;
+	text(t, 2, 1, OBI_DIR_RECV, 10,
+	     "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /missing HTTP/1.1\r\n\r\n");
+	text(t, 2, 1, OBI_DIR_SEND, 20, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+	text(t, 2, 1, OBI_DIR_SEND, 21,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nbHTTP/1.1 404 Not Found\r\n"
+	     "Content-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 3);
+	CHECK_STR(got[0].path, "/a");
+	CHECK_STR(got[1].path, "/b");
+	CHECK_STR(got[2].path, "/missing");
+	CHECK_INT(got[0].status, 200);
+	CHECK_INT(got[1].status, 200);
+	CHECK_INT(got[2].status, 404);
+	conn_tracker_free(t);
+}
+
+/* A head split over reads, a body in a later read, a response body over several writes. */
+static void test_split(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+
+	n_got = 0;
+	text(t, 3, 1, OBI_DIR_RECV, 10, "POST /up HTTP/1.1\r\nHo");
+	text(t, 3, 1, OBI_DIR_RECV, 11, "st: x\r\nContent-Length: 10\r\n\r\n");
+	text(t, 3, 1, OBI_DIR_RECV, 12, "0123456789");
+	text(t, 3, 1, OBI_DIR_SEND, 20, "HTTP/1.1 201 Created\r\nContent-Length: 3000\r\n\r\n");
+	CHECK_INT(n_got, 0);
+	data(t, 3, 1, OBI_DIR_SEND, 21, "xxxxxxxx", 2000, 8);
+	CHECK_INT(n_got, 0);
+	data(t, 3, 1, OBI_DIR_SEND, 22, "xxxxxxxx", 1000, 8);
+	CHECK_INT(n_got, 1);
+	CHECK_STR(got[0].method, "POST");
+	CHECK_STR(got[0].host_header, "x");
+	CHECK_INT(got[0].req_body_size, 10);
+	CHECK_INT(got[0].resp_body_size, 3000);
+	CHECK_INT(got[0].status, 201);
+	CHECK_INT(got[0].start_ns, 10);
+	CHECK_INT(got[0].handler_ns, 12);
+	CHECK_INT(got[0].end_ns, 22);
+	conn_tracker_free(t);
+}
+
+static void test_chunked_and_close(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+
+	n_got = 0;
+	text(t, 4, 1, OBI_DIR_RECV, 10, "GET /c HTTP/1.1\r\n\r\n");
+	text(t, 4, 1, OBI_DIR_SEND, 20, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	text(t, 4, 1, OBI_DIR_SEND, 21, "5\r\nhello\r\n");
+	CHECK_INT(n_got, 0);
+	text(t, 4, 1, OBI_DIR_SEND, 22, "0\r\n");
+	CHECK_INT(n_got, 0);
+	text(t, 4, 1, OBI_DIR_SEND, 22, "\r\n");	/* terminator split over two writes */
+	CHECK_INT(n_got, 1);
+	CHECK_INT(got[0].end_ns, 22);
+	/* a request the peer never gets an answer to */
+	text(t, 4, 1, OBI_DIR_RECV, 30, "GET /slow HTTP/1.1\r\n\r\n");
+	close_sock(t, 4, 40);
+	CHECK_INT(n_got, 2);
+	CHECK_STR(got[1].path, "/slow");
+	CHECK_INT(got[1].status, 0);
+	CHECK(got[1].error);
+	conn_tracker_free(t);
+}
+
+/* A client request written while the same thread handles a server request is its child. */
+static void test_thread_link_and_traceparent(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+
+	n_got = 0;
+	text(t, 5, 9, OBI_DIR_RECV, 10,
+	     "GET / HTTP/1.1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	     "\r\n\r\n");
+	text(t, 6, 9, OBI_DIR_SEND, 11, "GET /up HTTP/1.1\r\nHost: backend\r\n\r\n");
+	text(t, 6, 9, OBI_DIR_RECV, 12, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
+	text(t, 5, 9, OBI_DIR_SEND, 13, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 2);
+	CHECK_INT(got[0].kind, SPAN_CLIENT);
+	CHECK_INT(got[1].kind, SPAN_SERVER);
+	CHECK(memcmp(got[0].trace_id, got[1].trace_id, 16) == 0);
+	CHECK(memcmp(got[0].parent_id, got[1].span_id, 8) == 0);
+	CHECK_INT(got[1].trace_id[0], 0x0a);
+	CHECK_INT(got[1].parent_id[0], 0xb7);
+	CHECK(got[0].error);	/* client >= 400 */
+	CHECK(got[1].error);	/* server >= 500 */
+	/* after the server span ended, a new client request starts a new trace */
+	text(t, 6, 9, OBI_DIR_SEND, 20, "GET /again HTTP/1.1\r\n\r\n");
+	text(t, 6, 9, OBI_DIR_RECV, 21, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 3);
+	CHECK(zero(got[2].parent_id, 8));
+	CHECK(memcmp(got[2].trace_id, got[1].trace_id, 16) != 0);
+	conn_tracker_free(t);
+}
+
+static void test_garbage(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	struct conn_stats st;
+
+	n_got = 0;
+	text(t, 7, 1, OBI_DIR_RECV, 10, "GET \x01\x02\x03 garbage\r\n\r\n");
+	text(t, 7, 1, OBI_DIR_SEND, 11, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 0);
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.not_http, 1);
+	CHECK_INT(st.orphan_responses, 1);
+	conn_tracker_free(t);
+}
+
+static void test_traceparent_parse(void)
+{
+	uint8_t tr[16], p[8], f;
+
+	CHECK_INT(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tr,
+				    p, &f), 0);
+	CHECK_INT(f, 1);
+	CHECK(traceparent_parse("00-00000000000000000000000000000000-b7ad6b7169203331-01", tr, p,
+				&f) < 0);
+	CHECK(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", tr, p,
+				&f) < 0);
+	CHECK(traceparent_parse("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", tr, p,
+				&f) < 0);
+	CHECK(traceparent_parse("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tr, p,
+				&f) < 0);
+	CHECK(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1", tr, p,
+				&f) < 0);
+}
+
+int main(void)
+{
+	test_simple_server();
+	test_pipelined();
+	test_split();
+	test_chunked_and_close();
+	test_thread_link_and_traceparent();
+	test_garbage();
+	test_traceparent_parse();
+	return check_done("test_conn");
+}
