@@ -20,7 +20,8 @@ enum printer_kind {
  *   [172.19.0.5 as envoy:59806]->[172.19.0.4 as localhost:8000] contentLen:78B responseLen:223B \
  *   svc=[envoy generic] traceparent=[00-<trace>-<span>[<parent>]-<flags>]
  * (total duration[duration after the request was fully read/written]); HTTP = server,
- * HTTPClient = client; "/path(route)" with the route "" when unknown.
+ * HTTPClient = client; "/path(route)": the route is the heuristic one (ids become "*") unless
+ * a better one is known.
  * Server: [peerIP as peerIP:peerPort]->[localIP as service:localPort].
  * Client: [localIP as service:localPort]->[peerIP as hostHeaderName:peerPort] (peerIP when no Host).
  *
