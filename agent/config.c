@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -304,7 +305,24 @@ static int set_log_level(struct obi_config *cfg, const char *val, struct why *wh
 	return fail(why, "unknown level");
 }
 
-static int set_endpoint(struct obi_config *cfg, const char *val, struct why *why)
+static int set_propagation(struct obi_config *cfg, const char *val, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+
+	if (item_is(it, "headers")) {
+		cfg->context_propagation = true;
+		return 0;
+	}
+	if (item_is(it, "disabled")) {
+		cfg->context_propagation = false;
+		return 0;
+	}
+	if (item_is(it, "all") || item_is(it, "ip"))
+		return fail(why, "not supported: obi propagates context in HTTP headers only");
+	return fail(why, "unknown mode");
+}
+
+static int set_url(char *dst, size_t size, const char *val, struct why *why)
 {
 	size_t scheme = 0;
 	const char *p;
@@ -320,9 +338,401 @@ static int set_endpoint(struct obi_config *cfg, const char *val, struct why *why
 	for (p = val; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return fail(why, "space or control character in the url");
-	if (strlen(val) >= sizeof(cfg->otlp_endpoint))
-		return fail(why, "longer than %zu bytes", sizeof(cfg->otlp_endpoint) - 1);
-	strcpy(cfg->otlp_endpoint, val);
+	if (strlen(val) >= size)
+		return fail(why, "longer than %zu bytes", size - 1);
+	strcpy(dst, val);
+	return 0;
+}
+
+static int set_traces_endpoint(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_url(cfg->traces.url, CONFIG_URL_MAX, val, why);
+}
+
+static int set_metrics_endpoint(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_url(cfg->metrics.url, CONFIG_URL_MAX, val, why);
+}
+
+static int set_endpoint(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_url(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint), val, why);
+}
+
+/* --- "k=v,k2=v2" lists --------------------------------------------------------------------- */
+
+#define KV_KEY_MAX 256
+#define KV_VALUE_MAX 4096
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Copies it into out (size bytes), decoding %XX; rejects bad escapes and control characters. */
+static int percent_decode(struct item it, char *out, size_t size, char *why, size_t why_size)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < it.len; i++) {
+		unsigned char c = (unsigned char)it.p[i];
+
+		if (c == '%') {
+			int hi = i + 2 < it.len ? hex_digit(it.p[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(it.p[i + 2]) : -1;
+
+			if (lo < 0) {
+				snprintf(why, why_size, "bad percent escape in \"%.*s\"",
+					 (int)it.len, it.p);
+				return -EINVAL;
+			}
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(why, why_size, "control character in \"%.*s\"", (int)it.len,
+				 it.p);
+			return -EINVAL;
+		}
+		if (n + 1 >= size) {
+			snprintf(why, why_size, "\"%.*s\" is longer than %zu bytes", (int)it.len,
+				 it.p, size - 1);
+			return -EINVAL;
+		}
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int config_parse_kv_list(const char *s, config_kv_fn fn, void *ctx, char *why, size_t why_size)
+{
+	char key[KV_KEY_MAX], value[KV_VALUE_MAX], scratch[256];
+	int ret;
+
+	if (!why) {
+		why = scratch;
+		why_size = sizeof(scratch);
+	}
+	if (!s || !trim(s, s + strlen(s)).len)
+		return 0;
+	do {
+		struct item it = next_item(&s);
+		const char *eq = memchr(it.p, '=', it.len);
+
+		if (!it.len) {
+			snprintf(why, why_size, "empty item in the list");
+			return -EINVAL;
+		}
+		if (!eq) {
+			snprintf(why, why_size, "\"%.*s\" has no '='", (int)it.len, it.p);
+			return -EINVAL;
+		}
+		if (!trim(it.p, eq).len) {
+			snprintf(why, why_size, "empty key in \"%.*s\"", (int)it.len, it.p);
+			return -EINVAL;
+		}
+		ret = percent_decode(trim(it.p, eq), key, sizeof(key), why, why_size);
+		if (!ret)
+			ret = percent_decode(trim(eq + 1, it.p + it.len), value, sizeof(value), why,
+					     why_size);
+		if (!ret && fn)
+			ret = fn(key, value, ctx);
+		if (ret)
+			return ret;
+	} while (s);
+	return 0;
+}
+
+/* RFC 9110 token characters: what a header name may hold. */
+static bool is_token(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+static int check_header(const char *key, const char *value, void *ctx)
+{
+	struct why *why = ctx;
+
+	if (!is_token(key))
+		return fail(why, "\"%s\" is not a valid header name", key);
+	return 0;
+}
+
+static int set_kv(char *dst, size_t size, const char *val, config_kv_fn check, struct why *why)
+{
+	int ret;
+
+	if (strlen(val) >= size)
+		return fail(why, "longer than %zu bytes", size - 1);
+	ret = config_parse_kv_list(val, check, why, why->text, sizeof(why->text));
+	if (ret)
+		return ret;
+	strcpy(dst, val);
+	return 0;
+}
+
+static int set_headers(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_kv(cfg->otlp_headers, sizeof(cfg->otlp_headers), val, check_header, why);
+}
+
+static int set_traces_headers(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_kv(cfg->traces.headers, sizeof(cfg->traces.headers), val, check_header, why);
+}
+
+static int set_metrics_headers(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_kv(cfg->metrics.headers, sizeof(cfg->metrics.headers), val, check_header,
+		      why);
+}
+
+static int set_resource_attributes(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return set_kv(cfg->resource_attributes, sizeof(cfg->resource_attributes), val, NULL, why);
+}
+
+/* --- protocol, compression ------------------------------------------------------------------ */
+
+static int set_protocol(struct obi_config *cfg, const char *val, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+
+	if (item_is(it, "http/protobuf"))
+		return 0;
+	if (item_is(it, "grpc") || item_is(it, "http/json"))
+		return fail(why, "not supported yet");
+	return fail(why, "unknown protocol");
+}
+
+static int parse_compression(const char *val, enum otlp_compression *c, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+
+	if (item_is(it, "gzip"))
+		*c = OTLP_COMPRESSION_GZIP;
+	else if (item_is(it, "none"))
+		*c = OTLP_COMPRESSION_NONE;
+	else
+		return fail(why, "unknown compression");
+	return 0;
+}
+
+static int set_compression(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_compression(val, &cfg->otlp_compression, why);
+}
+
+static int set_traces_compression(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_compression(val, &cfg->traces.compression, why);
+}
+
+static int set_metrics_compression(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_compression(val, &cfg->metrics.compression, why);
+}
+
+/* --- numbers and durations ------------------------------------------------------------------ */
+
+#define MS_MAX (24ULL * 3600 * 1000)	/* a day: the longest delay or timeout accepted */
+
+/* One "<number><unit>" piece of a duration; *s advances past it. */
+static int duration_piece(const char **s, double *ns)
+{
+	static const struct {
+		const char *name;
+		double ns;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "\xce\xbcs", 1e3 },
+		{ "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
+	};
+	const char *p = *s;
+	double v = 0, scale = 1;
+	bool digits = false;
+	size_t i, len;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits = true)
+		v = v * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+			v += (*p - '0') * (scale /= 10);
+	if (!digits)
+		return -EINVAL;
+	/* the longest unit name that matches ("ms" before "m") */
+	for (i = 0, len = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t n = strlen(units[i].name);
+
+		if (n > len && !strncmp(p, units[i].name, n)) {
+			len = n;
+			*ns = v * units[i].ns;
+		}
+	}
+	if (!len)
+		return -EINVAL;
+	*s = p + len;
+	return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t *ns)
+{
+	double total = 0, piece;
+	struct item it = trim(s, s + strlen(s));
+	char buf[64];
+	const char *p = buf;
+
+	if (!it.len || it.len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, it.p, it.len);
+	buf[it.len] = '\0';
+	if (!strcmp(buf, "0")) {
+		*ns = 0;
+		return 0;
+	}
+	while (*p) {
+		if (duration_piece(&p, &piece))
+			return -EINVAL;
+		total += piece;
+	}
+	if (total >= 1.8e19)
+		return -ERANGE;
+	*ns = (uint64_t)(total + 0.5);
+	return 0;
+}
+
+/* Milliseconds in [1, MS_MAX]: a plain integer (OTEL_* standard) or, when units are allowed,
+ * a duration such as 5s (OBI's form). */
+static int parse_ms(const char *val, bool plain_ok, uint64_t *ms, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+	uint64_t n = 0;
+	int err;
+
+	err = parse_uint(it, UINT64_MAX, &n);
+	if (err == -EINVAL) {
+		if (config_parse_duration(val, &n))
+			return fail(why, "not a duration");
+		n = (n + 999999) / 1000000;
+	} else if (!plain_ok) {
+		return fail(why, "missing unit");
+	} else if (err) {
+		return fail(why, "out of range 1-%llu", MS_MAX);
+	}
+	if (n < 1 || n > MS_MAX)
+		return fail(why, "out of range 1 ms - 24 h");
+	*ms = n;
+	return 0;
+}
+
+static int set_timeout(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, true, &cfg->otlp_timeout_ms, why);
+}
+
+static int set_traces_timeout(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, true, &cfg->traces.timeout_ms, why);
+}
+
+static int set_metrics_timeout(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, true, &cfg->metrics.timeout_ms, why);
+}
+
+static int set_schedule_delay(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, true, &cfg->bsp_schedule_delay_ms, why);
+}
+
+static int set_metric_export_interval(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, true, &cfg->metric_interval_ms, why);
+}
+
+static int set_metrics_interval(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, false, &cfg->metric_interval_ms, why);
+}
+
+static int set_metrics_ttl(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_ms(val, false, &cfg->metrics_ttl_ms, why);
+}
+
+#define QUEUE_MAX 1000000
+
+static int parse_count(const char *val, uint32_t *out, struct why *why)
+{
+	uint64_t n = 0;
+	int err = parse_uint(trim(val, val + strlen(val)), QUEUE_MAX, &n);
+
+	if (err == -EINVAL)
+		return fail(why, "not a number");
+	if (err || n == 0)
+		return fail(why, "out of range 1-%d", QUEUE_MAX);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int set_queue_size(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_count(val, &cfg->bsp_max_queue_size, why);
+}
+
+static int set_batch_size(struct obi_config *cfg, const char *val, struct why *why)
+{
+	return parse_count(val, &cfg->bsp_max_export_batch_size, why);
+}
+
+/* --- sampler -------------------------------------------------------------------------------- */
+
+static int set_sampler(struct obi_config *cfg, const char *val, struct why *why)
+{
+	static const char *const names[] = {
+		[SAMPLER_PARENTBASED_ALWAYS_ON] = "parentbased_always_on",
+		[SAMPLER_PARENTBASED_ALWAYS_OFF] = "parentbased_always_off",
+		[SAMPLER_PARENTBASED_TRACEIDRATIO] = "parentbased_traceidratio",
+		[SAMPLER_ALWAYS_ON] = "always_on",
+		[SAMPLER_ALWAYS_OFF] = "always_off",
+		[SAMPLER_TRACEIDRATIO] = "traceidratio",
+	};
+	struct item it = trim(val, val + strlen(val));
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (item_is(it, names[i])) {
+			cfg->sampler = (enum sampler_kind)i;
+			return 0;
+		}
+	}
+	return fail(why, "unknown sampler");
+}
+
+static int set_sampler_arg(struct obi_config *cfg, const char *val, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+	char buf[64], *end;
+	double v;
+
+	if (!it.len || it.len >= sizeof(buf))
+		return fail(why, "not a number");
+	memcpy(buf, it.p, it.len);
+	buf[it.len] = '\0';
+	errno = 0;
+	v = strtod(buf, &end);
+	if (*end || errno || !(v >= 0.0 && v <= 1.0))
+		return fail(why, "not a ratio between 0 and 1");
+	cfg->sampler_ratio = v;
 	return 0;
 }
 
@@ -364,9 +774,84 @@ static const struct setting settings[] = {
 	{ "log-level", 0, "OTEL_EBPF_LOG_LEVEL", SETTING_VALUE, "LEVEL", "info",
 	  "log messages at this level and above on stderr",
 	  "debug, info, warn or error", set_log_level },
+	{ "context-propagation", 0, "OTEL_EBPF_BPF_CONTEXT_PROPAGATION", SETTING_VALUE, "MODE",
+	  "headers",
+	  "carry trace context into outgoing HTTP/1 requests of instrumented processes "
+	  "(inserts a traceparent header; proven harmless by a self-test at start)",
+	  "headers or disabled", set_propagation },
 	{ "otlp-endpoint", 0, "OTEL_EXPORTER_OTLP_ENDPOINT", SETTING_VALUE, "URL", NULL,
-	  "export spans with OTLP/HTTP to this collector",
+	  "export spans and metrics with OTLP/HTTP to <URL>/v1/traces and <URL>/v1/metrics",
 	  "an http:// or https:// url, e.g. http://localhost:4318", set_endpoint },
+	{ "otlp-traces-endpoint", 0, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", SETTING_VALUE, "URL",
+	  NULL, "export spans to this url as it is (instead of <otlp-endpoint>/v1/traces)",
+	  "an http:// or https:// url, e.g. http://localhost:4318/v1/traces",
+	  set_traces_endpoint },
+	{ "otlp-metrics-endpoint", 0, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", SETTING_VALUE, "URL",
+	  NULL, "export metrics to this url as it is (instead of <otlp-endpoint>/v1/metrics)",
+	  "an http:// or https:// url, e.g. http://localhost:4318/v1/metrics",
+	  set_metrics_endpoint },
+	{ "otlp-headers", 0, "OTEL_EXPORTER_OTLP_HEADERS", SETTING_VALUE, "LIST", NULL,
+	  "HTTP headers sent with every export, values percent-decoded",
+	  "a comma list of name=value, e.g. authorization=Basic%20abc,x-tenant=a", set_headers },
+	{ "otlp-traces-headers", 0, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", SETTING_VALUE, "LIST",
+	  NULL, "HTTP headers for span exports (replace --otlp-headers)",
+	  "a comma list of name=value, e.g. x-tenant=a", set_traces_headers },
+	{ "otlp-metrics-headers", 0, "OTEL_EXPORTER_OTLP_METRICS_HEADERS", SETTING_VALUE, "LIST",
+	  NULL, "HTTP headers for metric exports (replace --otlp-headers)",
+	  "a comma list of name=value, e.g. x-tenant=a", set_metrics_headers },
+	{ "otlp-protocol", 0, "OTEL_EXPORTER_OTLP_PROTOCOL", SETTING_VALUE, "PROTO",
+	  "http/protobuf", "OTLP transport (only http/protobuf for now)", "http/protobuf",
+	  set_protocol },
+	{ "otlp-traces-protocol", 0, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", SETTING_VALUE, "PROTO",
+	  NULL, "OTLP transport for spans", "http/protobuf", set_protocol },
+	{ "otlp-metrics-protocol", 0, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", SETTING_VALUE,
+	  "PROTO", NULL, "OTLP transport for metrics", "http/protobuf", set_protocol },
+	{ "otlp-compression", 0, "OTEL_EXPORTER_OTLP_COMPRESSION", SETTING_VALUE, "ALG", "none",
+	  "compress export bodies", "gzip or none", set_compression },
+	{ "otlp-traces-compression", 0, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", SETTING_VALUE,
+	  "ALG", NULL, "compress span exports", "gzip or none", set_traces_compression },
+	{ "otlp-metrics-compression", 0, "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", SETTING_VALUE,
+	  "ALG", NULL, "compress metric exports", "gzip or none", set_metrics_compression },
+	{ "otlp-timeout", 0, "OTEL_EXPORTER_OTLP_TIMEOUT", SETTING_VALUE, "MS", "10000",
+	  "give up one export request after this long; also bounds the flush at exit",
+	  "milliseconds (or a duration such as 10s), 1 ms to 24 h", set_timeout },
+	{ "otlp-traces-timeout", 0, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", SETTING_VALUE, "MS", NULL,
+	  "timeout of one span export request",
+	  "milliseconds (or a duration such as 10s), 1 ms to 24 h", set_traces_timeout },
+	{ "otlp-metrics-timeout", 0, "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", SETTING_VALUE, "MS",
+	  NULL, "timeout of one metric export request",
+	  "milliseconds (or a duration such as 10s), 1 ms to 24 h", set_metrics_timeout },
+	{ "bsp-max-queue-size", 0, "OTEL_BSP_MAX_QUEUE_SIZE", SETTING_VALUE, "N", "2048",
+	  "spans held for export at most; more are dropped and counted",
+	  "a number from 1 to 1000000", set_queue_size },
+	{ "bsp-max-export-batch-size", 0, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", SETTING_VALUE, "N",
+	  "512", "spans per export request at most (not above the queue size)",
+	  "a number from 1 to 1000000", set_batch_size },
+	{ "bsp-schedule-delay", 0, "OTEL_BSP_SCHEDULE_DELAY", SETTING_VALUE, "MS", "5000",
+	  "export the spans held this often (sooner when a batch is full)",
+	  "milliseconds (or a duration such as 5s), 1 ms to 24 h", set_schedule_delay },
+	/* OBI's OTEL_EBPF_METRICS_INTERVAL comes after the standard name: it wins when both are set */
+	{ "metric-export-interval", 0, "OTEL_METRIC_EXPORT_INTERVAL", SETTING_VALUE, "MS", "60000",
+	  "export metrics this often",
+	  "milliseconds (or a duration such as 60s), 1 ms to 24 h", set_metric_export_interval },
+	{ "metrics-interval", 0, "OTEL_EBPF_METRICS_INTERVAL", SETTING_VALUE, "DURATION", NULL,
+	  "export metrics this often (OBI's name; wins over OTEL_METRIC_EXPORT_INTERVAL)",
+	  "a duration such as 15s or 500ms, 1 ms to 24 h", set_metrics_interval },
+	{ "metrics-ttl", 0, "OTEL_EBPF_METRICS_TTL", SETTING_VALUE, "DURATION", "5m",
+	  "forget the metric series of a process this long after it exited",
+	  "a duration such as 5m or 30s, 1 ms to 24 h", set_metrics_ttl },
+	{ "traces-sampler", 0, "OTEL_TRACES_SAMPLER", SETTING_VALUE, "NAME",
+	  "parentbased_always_on",
+	  "which spans are exported (the printer and metrics see all of them)",
+	  "parentbased_always_on, parentbased_always_off, parentbased_traceidratio, always_on, "
+	  "always_off or traceidratio", set_sampler },
+	{ "traces-sampler-arg", 0, "OTEL_TRACES_SAMPLER_ARG", SETTING_VALUE, "RATIO", "1.0",
+	  "share of traces the traceidratio samplers keep",
+	  "a number from 0 to 1, e.g. 0.25", set_sampler_arg },
+	{ "resource-attributes", 0, "OTEL_RESOURCE_ATTRIBUTES", SETTING_VALUE, "LIST", NULL,
+	  "resource attributes added to every exported process (obi's own keys keep obi's value)",
+	  "a comma list of key=value, e.g. deployment.environment=prod",
+	  set_resource_attributes },
 	{ "demo", 0, NULL, SETTING_SWITCH, NULL, NULL,
 	  "run the built-in demo (also the mode when no process is selected)", NULL, set_demo },
 	{ "help", 'h', NULL, SETTING_SWITCH, NULL, NULL, "show this help and exit", NULL,
@@ -532,6 +1017,37 @@ static int load_arg(struct obi_config *cfg, int argc, char **argv, int *i, FILE 
 	return apply(cfg, st, name, val, err);
 }
 
+/* A per-signal setting not given takes the general one; the base url gets the signal's path. */
+static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig, const char *path)
+{
+	size_t len = strlen(cfg->otlp_endpoint);
+
+	if (!sig->url[0] && len) {
+		if (cfg->otlp_endpoint[len - 1] == '/')
+			len--;
+		snprintf(sig->url, sizeof(sig->url), "%.*s%s", (int)len, cfg->otlp_endpoint, path);
+	}
+	if (!sig->headers[0])
+		strcpy(sig->headers, cfg->otlp_headers);
+	if (sig->compression == OTLP_COMPRESSION_UNSET)
+		sig->compression = cfg->otlp_compression;
+	if (!sig->timeout_ms)
+		sig->timeout_ms = cfg->otlp_timeout_ms;
+}
+
+static int resolve_otlp(struct obi_config *cfg, FILE *err)
+{
+	resolve_signal(cfg, &cfg->traces, "/v1/traces");
+	resolve_signal(cfg, &cfg->metrics, "/v1/metrics");
+	if (cfg->bsp_max_export_batch_size > cfg->bsp_max_queue_size) {
+		fprintf(err, "obi: invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE \"%u\": larger than "
+			     "OTEL_BSP_MAX_QUEUE_SIZE (%u) (expected a number from 1 to the queue "
+			     "size)\n", cfg->bsp_max_export_batch_size, cfg->bsp_max_queue_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_load(struct obi_config *cfg, int argc, char **argv, char **envp, FILE *err)
 {
 	int i, ret;
@@ -541,11 +1057,18 @@ int config_load(struct obi_config *cfg, int argc, char **argv, char **envp, FILE
 		ret = load_env(cfg, envp, err);
 	for (i = 1; !ret && i < argc; i++)
 		ret = load_arg(cfg, argc, argv, &i, err);
+	if (!ret)
+		ret = resolve_otlp(cfg, err);
 	if (ret)
 		return ret;
 	if (!cfg->trace_printer_set)
-		cfg->trace_printer = cfg->otlp_endpoint[0] ? PRINTER_DISABLED : PRINTER_TEXT;
+		cfg->trace_printer = cfg->traces.url[0] ? PRINTER_DISABLED : PRINTER_TEXT;
 	return 0;
+}
+
+bool config_otlp_enabled(const struct obi_config *cfg)
+{
+	return cfg->traces.url[0] || cfg->metrics.url[0];
 }
 
 bool config_has_selector(const struct obi_config *cfg)

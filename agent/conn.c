@@ -12,7 +12,6 @@
 
 #define CONN_BUCKETS 16384
 #define CONN_MAX 65536
-#define THREAD_BUCKETS 1024
 #define MAX_PENDING 64		/* requests waiting for responses on one connection */
 #define HEAD_MAX 8192		/* bytes of one message head we accumulate across events */
 
@@ -43,6 +42,7 @@ struct stream {
 	size_t head_len;
 	uint8_t tail[OBI_TAIL];	/* last bytes of a chunked body, across events */
 	uint8_t tail_len;
+	struct obi_trace ktrace;	/* the kernel's ids for this message, if it gave any */
 };
 
 /* A request waiting for its response; FIFO per connection (pipelining). */
@@ -65,15 +65,6 @@ struct conn {
 	unsigned q_len;
 };
 
-/* The server span a thread is handling: its client requests become children. */
-struct thread_ctx {
-	struct thread_ctx *next;
-	uint64_t key;		/* pid << 32 | tid */
-	uint8_t trace_id[16];
-	uint8_t span_id[8];
-	uint8_t flags;
-};
-
 struct conn_tracker {
 	conn_span_fn fn;
 	void *ctx;
@@ -81,7 +72,6 @@ struct conn_tracker {
 	uint64_t rng[2];
 	struct conn_stats stats;
 	struct conn *buckets[CONN_BUCKETS];
-	struct thread_ctx *threads[THREAD_BUCKETS];
 };
 
 static uint64_t hash64(uint64_t x)
@@ -140,45 +130,6 @@ void conn_tracker_set_clock(struct conn_tracker *t, int64_t mono_to_real_ns)
 void conn_tracker_stats(const struct conn_tracker *t, struct conn_stats *out)
 {
 	*out = t->stats;
-}
-
-/* ---- thread context ------------------------------------------------------------------------ */
-
-static struct thread_ctx **thread_slot(struct conn_tracker *t, uint64_t key)
-{
-	struct thread_ctx **p = &t->threads[hash64(key) % THREAD_BUCKETS];
-
-	while (*p && (*p)->key != key)
-		p = &(*p)->next;
-	return p;
-}
-
-static void thread_enter(struct conn_tracker *t, const struct span *s)
-{
-	uint64_t key = (uint64_t)s->pid << 32 | s->tid;
-	struct thread_ctx **p = thread_slot(t, key);
-
-	if (!*p) {
-		*p = calloc(1, sizeof(**p));
-		if (!*p)
-			return;
-		(*p)->key = key;
-	}
-	memcpy((*p)->trace_id, s->trace_id, 16);
-	memcpy((*p)->span_id, s->span_id, 8);
-	(*p)->flags = s->trace_flags;
-}
-
-static void thread_leave(struct conn_tracker *t, const struct span *s)
-{
-	uint64_t key = (uint64_t)s->pid << 32 | s->tid;
-	struct thread_ctx **p = thread_slot(t, key);
-	struct thread_ctx *tc = *p;
-
-	if (tc && memcmp(tc->span_id, s->span_id, 8) == 0) {
-		*p = tc->next;
-		free(tc);
-	}
 }
 
 /* ---- trace context ------------------------------------------------------------------------- */
@@ -247,12 +198,10 @@ static uint64_t to_real(const struct conn_tracker *t, uint64_t mono)
 	return mono + t->clock_offset;
 }
 
-static void emit(struct conn_tracker *t, struct conn *c, struct pending *p)
+static void emit(struct conn_tracker *t, struct pending *p)
 {
 	struct span *s = &p->s;
 
-	if (s->kind == SPAN_SERVER)
-		thread_leave(t, s);
 	if (s->status == 0)
 		t->stats.spans_unanswered++;
 	s->error = s->status == 0 || (s->kind == SPAN_SERVER ? s->status >= 500 : s->status >= 400);
@@ -262,9 +211,38 @@ static void emit(struct conn_tracker *t, struct conn *c, struct pending *p)
 	t->fn(s, t->ctx);
 }
 
+/*
+ * A span's ids: the kernel's when it gave them (it saw the request first and may already have
+ * put them on the wire), else — for a request that was not the first of its read — new ones,
+ * continuing the request's own traceparent when it has a valid one.
+ */
+static void span_ids(struct conn_tracker *t, struct span *s, const struct http1_msg *m,
+		     const struct obi_trace *kt)
+{
+	if (kt && (kt->state & OBI_TP_IDS)) {
+		memcpy(s->trace_id, kt->trace_id, 16);
+		memcpy(s->span_id, kt->span_id, 8);
+		memcpy(s->parent_id, kt->parent_id, 8);
+		s->trace_flags = kt->flags;
+		if (kt->state & OBI_TP_BAD)
+			t->stats.bad_traceparent++;
+		return;
+	}
+	rand_id(t, s->span_id, 8);
+	s->trace_flags = 1;
+	if (s->kind == SPAN_SERVER && m->traceparent[0]) {
+		if (traceparent_parse(m->traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
+			return;
+		t->stats.bad_traceparent++;
+		memset(s->parent_id, 0, 8);
+		s->trace_flags = 1;
+	}
+	rand_id(t, s->trace_id, 16);
+}
+
 /* A request head was parsed: queue its span. */
 static void request_begin(struct conn_tracker *t, struct conn *c, const struct stream *st,
-			  const struct http1_msg *m, uint32_t tid)
+			  const struct http1_msg *m, uint32_t tid, const struct obi_trace *kt)
 {
 	struct pending *p;
 	struct span *s;
@@ -295,27 +273,7 @@ static void request_begin(struct conn_tracker *t, struct conn *c, const struct s
 	s->pid = c->pid;
 	s->tid = tid;
 	p->was_head = strcmp(m->method, "HEAD") == 0;
-	rand_id(t, s->span_id, 8);
-	s->trace_flags = 1;
-
-	if (s->kind == SPAN_SERVER && m->traceparent[0]) {
-		if (traceparent_parse(m->traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
-			return;
-		t->stats.bad_traceparent++;
-		memset(s->parent_id, 0, 8);
-		s->trace_flags = 1;
-	}
-	if (s->kind == SPAN_CLIENT) {
-		struct thread_ctx *tc = *thread_slot(t, (uint64_t)s->pid << 32 | tid);
-
-		if (tc) {
-			memcpy(s->trace_id, tc->trace_id, 16);
-			memcpy(s->parent_id, tc->span_id, 8);
-			s->trace_flags = tc->flags;
-			return;
-		}
-	}
-	rand_id(t, s->trace_id, 16);
+	span_ids(t, s, m, kt);
 }
 
 /* The newest queued request has been transferred whole. */
@@ -330,8 +288,6 @@ static void request_end(struct conn_tracker *t, struct conn *c, const struct str
 	p->sent = true;
 	p->s.req_body_size = st->body_seen;
 	p->s.handler_ns = to_real(t, ts);
-	if (p->s.kind == SPAN_SERVER)
-		thread_enter(t, &p->s);
 }
 
 static struct pending *queue_pop(struct conn *c)
@@ -365,7 +321,7 @@ static void response_end(struct conn_tracker *t, struct conn *c, const struct st
 	p->s.end_ns = to_real(t, ts);
 	if (!p->sent)
 		p->s.handler_ns = p->s.end_ns;
-	emit(t, c, p);
+	emit(t, p);
 	free(p);
 }
 
@@ -393,7 +349,7 @@ static void head_buf_free(struct stream *st)
 
 /* The head of a message is known (complete, or as complete as the capture allows). */
 static void head_done(struct conn_tracker *t, struct conn *c, struct stream *st,
-		      const struct http1_msg *m, uint32_t tid, uint64_t ts)
+		      const struct http1_msg *m, const struct obi_data_event *e)
 {
 	int64_t body;
 
@@ -402,13 +358,13 @@ static void head_done(struct conn_tracker *t, struct conn *c, struct stream *st,
 	st->tail_len = 0;
 	st->status = m->status;
 	if (is_request_stream(c, st)) {
-		request_begin(t, c, st, m, tid);
+		request_begin(t, c, st, m, e->hdr.tid, &st->ktrace);
 		body = http1_body_length(m, false);
 	} else {
 		body = http1_body_length(m, c->q_first && c->q_first->was_head);
 	}
 	if (body == 0) {
-		message_end(t, c, st, ts);
+		message_end(t, c, st, e->hdr.ts_ns);
 	} else if (body > 0) {
 		st->st = ST_BODY;
 		st->body_left = body;
@@ -448,19 +404,19 @@ static size_t feed_head(struct conn_tracker *t, struct conn *c, struct stream *s
 		return e->len - pos;	/* skip the rest of this event */
 	}
 	if (r > 0) {
-		head_done(t, c, st, &m, e->hdr.tid, e->hdr.ts_ns);
+		head_done(t, c, st, &m, e);
 		return (size_t)r - before;
 	}
 	/* Incomplete: wait for the next event, unless the kernel did not capture it all. */
 	if (pos + avail < e->len || len == HEAD_MAX) {
 		t->stats.truncated_heads++;
-		head_done(t, c, st, &m, e->hdr.tid, e->hdr.ts_ns);
+		head_done(t, c, st, &m, e);
 		return e->len - pos;
 	}
 	if (!st->head) {
 		st->head = malloc(HEAD_MAX);
 		if (!st->head) {
-			head_done(t, c, st, &m, e->hdr.tid, e->hdr.ts_ns);
+			head_done(t, c, st, &m, e);
 			return e->len - pos;
 		}
 		memcpy(st->head, buf, avail);
@@ -508,6 +464,10 @@ static void feed(struct conn_tracker *t, struct conn *c, struct stream *st,
 				return;	/* bytes the kernel did not capture: cannot parse */
 			st->first_ns = e->hdr.ts_ns;
 			st->first_enter_ns = e->enter_ns;
+			/* the kernel's ids belong to the message its event starts with */
+			st->ktrace = e->trace;
+			if (pos)
+				st->ktrace.state = 0;
 			/* fall through */
 		case ST_HEAD:
 			pos += feed_head(t, c, st, e, pos);
@@ -598,7 +558,7 @@ static void conn_end(struct conn_tracker *t, struct conn *c, uint64_t ts)
 	for (struct pending *p; (p = queue_pop(c)); free(p)) {
 		p->s.status = 0;
 		p->s.end_ns = to_real(t, ts);
-		emit(t, c, p);
+		emit(t, p);
 	}
 	head_buf_free(&c->req);
 	head_buf_free(&c->resp);
@@ -648,28 +608,9 @@ static bool idle_before(const struct conn *c, uint64_t deadline)
 	return c->last_ns < deadline;
 }
 
-static void threads_forget_pid(struct conn_tracker *t, uint32_t pid, bool all)
-{
-	for (size_t b = 0; b < THREAD_BUCKETS; b++) {
-		struct thread_ctx **p = &t->threads[b];
-
-		while (*p) {
-			struct thread_ctx *tc = *p;
-
-			if (all || tc->key >> 32 == pid) {
-				*p = tc->next;
-				free(tc);
-			} else {
-				p = &tc->next;
-			}
-		}
-	}
-}
-
 void conn_tracker_proc_exit(struct conn_tracker *t, uint32_t pid, uint64_t ts_ns)
 {
 	conn_remove_if(t, ts_ns, owned_by, pid);
-	threads_forget_pid(t, pid, false);
 }
 
 void conn_tracker_sweep(struct conn_tracker *t, uint64_t now_ns, uint64_t idle_ns)
@@ -694,6 +635,5 @@ void conn_tracker_free(struct conn_tracker *t)
 			free(c);
 		}
 	}
-	threads_forget_pid(t, 0, true);
 	free(t);
 }

@@ -192,7 +192,9 @@ void discovery_on_exec(struct discovery *d, uint32_t pid)
 	if (p) {
 		/* a selected process became another program: refresh what we print for it */
 		if (procinfo_read(PROC_ROOT, pid, &p->info) == 0)
-			log_debug("process pid=%u exec %s", pid, p->info.exe);
+			log_info("instrumented process pid=%u is now cmd=%s service=%s lang=%s exe=%s",
+				 pid, p->info.comm, p->info.service_name, p->info.language,
+				 p->info.exe[0] ? p->info.exe : "?");
 		return;
 	}
 	if (exe_matches(d, pid))

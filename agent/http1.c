@@ -64,8 +64,12 @@ static bool is_digit(char c)
 
 static void copy_field(char *dst, size_t size, const char *src, size_t n)
 {
-	if (n > size - 1)
+	if (n > size - 1) {
 		n = size - 1;
+		/* never cut a UTF-8 character in two: the field stays a prefix of the text */
+		for (int i = 0; i < 3 && n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80; i++)
+			n--;
+	}
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }
@@ -204,8 +208,12 @@ static enum scan scan_target(struct cursor *c, struct http1_msg *msg)
 			return SCAN_BAD;
 		c->p++;
 	}
-	if (c->p == c->end)
+	if (c->p == c->end) {
+		/* a target longer than what was captured: keep the path seen so far */
+		if (c->p > t && t[0] == '/')
+			set_path(msg, t, c->p - t);
 		return SCAN_MORE;
+	}
 	if (c->p == t)
 		return SCAN_BAD;
 	if (set_target(msg, t, c->p - t) != SCAN_OK)

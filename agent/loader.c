@@ -3,7 +3,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,6 +21,16 @@
 #include "obi.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
+#define BPFFS "/sys/fs/bpf"
+#define PIN_DIR BPFFS "/obi"
+#define BPF_FS_MAGIC 0xcafe4a11
+#define PROC_PID_INIT_INO 0xEFFFFFFCU	/* the initial PID namespace's fixed inode */
+
+/* What injection set up, for loader_injection_off() and the exit path. */
+static struct {
+	struct bpf_link *sockops;
+	char pin[128];
+} inj;
 
 /* libbpf's messages (the verifier log among them) are shown at debug level. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -53,26 +66,6 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
-/* Depth of our PID namespace: the number of entries on the NSpid line, minus one. */
-static unsigned pidns_level(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	unsigned level = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		for (char *p = strtok(line + 6, " \t\n"); p; p = strtok(NULL, " \t\n"))
-			level++;
-		break;
-	}
-	fclose(f);
-	return level ? level - 1 : 0;
-}
-
 static int configure(struct obi_bpf *skel, const struct obi_config *cfg)
 {
 	struct stat st;
@@ -81,9 +74,8 @@ static int configure(struct obi_bpf *skel, const struct obi_config *cfg)
 		log_error("stat /proc/self/ns/pid: %s", strerror(errno));
 		return -errno;
 	}
-	skel->rodata->pidns_dev = st.st_dev;
 	skel->rodata->pidns_ino = st.st_ino;
-	skel->rodata->pidns_level = pidns_level();
+	skel->rodata->pidns_initial = st.st_ino == PROC_PID_INIT_INO;
 	skel->rodata->self_pid = getpid();
 	skel->rodata->want_pidns = cfg->n_pidns > 0;
 	skel->rodata->want_exec = cfg->exe_glob[0] != '\0';
@@ -153,8 +145,138 @@ cleanup:
 	return err;
 }
 
+/* The cgroup v2 mount (hybrid hosts have it at /sys/fs/cgroup/unified). */
+static int cgroup2_root(char *path, size_t size)
+{
+	FILE *f = fopen("/proc/mounts", "re");
+	char dev[64], dir[256], type[32];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%63s %255s %31s %*s %*d %*d", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(path, size, "%s", dir);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static bool map_empty(int fd)
+{
+	__u64 key;
+
+	return bpf_map_get_next_key(fd, NULL, &key) != 0;
+}
+
+/* bpffs for the pinned sock_hash; pins of earlier runs whose connections are all gone are
+ * removed. */
+static int prepare_pin_dir(void)
+{
+	char path[300];
+	struct dirent *de;
+	DIR *dir;
+
+	struct statfs fs;
+
+	if (statfs(BPFFS, &fs) == 0 && fs.f_type != BPF_FS_MAGIC &&
+	    mount("bpf", BPFFS, "bpf", 0, NULL))
+		return -errno;
+	if (mkdir(PIN_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	dir = opendir(PIN_DIR);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		int fd;
+
+		if (strncmp(de->d_name, "sockhash-", 9))
+			continue;
+		snprintf(path, sizeof(path), PIN_DIR "/%s", de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0 && map_empty(fd))
+			unlink(path);
+		else if (fd >= 0)
+			log_debug("%s still holds live connections; kept", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(dir);
+	return 0;
+}
+
+int loader_injection_on(struct obi_bpf *skel)
+{
+	int map_fd = bpf_map__fd(skel->maps.sock_hash);
+	char cgroup[256];
+	int err, cg_fd;
+
+	err = prepare_pin_dir();
+	if (err) {
+		log_error("injection: bpffs " PIN_DIR ": %s", strerror(-err));
+		return err;
+	}
+	/* verdict programs first: a socket gets its psock with both when it enters the map */
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.obi_sk_msg), map_fd, BPF_SK_MSG_VERDICT, 0) ||
+	    bpf_prog_attach(bpf_program__fd(skel->progs.obi_stream_verdict), map_fd,
+			    BPF_SK_SKB_STREAM_VERDICT, 0)) {
+		err = -errno;
+		log_error("injection: attach verdict programs to sock_hash: %s", strerror(-err));
+		return err;
+	}
+	snprintf(inj.pin, sizeof(inj.pin), PIN_DIR "/sockhash-%d", getpid());
+	unlink(inj.pin);
+	if (bpf_obj_pin(map_fd, inj.pin)) {
+		err = -errno;
+		log_error("injection: pin sock_hash at %s: %s", inj.pin, strerror(-err));
+		inj.pin[0] = '\0';
+		return err;
+	}
+	err = cgroup2_root(cgroup, sizeof(cgroup));
+	if (err) {
+		log_error("injection: no cgroup v2 mount in /proc/mounts (sock_ops needs one)");
+		return err;
+	}
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0) {
+		err = -errno;
+		log_error("injection: open %s: %s", cgroup, strerror(-err));
+		return err;
+	}
+	inj.sockops = bpf_program__attach_cgroup(skel->progs.obi_sockops, cg_fd);
+	close(cg_fd);
+	if (!inj.sockops) {
+		err = -errno;
+		log_error("injection: attach sock_ops to %s: %s", cgroup, strerror(-err));
+		return err;
+	}
+	skel->data_inject->inject_on = 1;
+	log_debug("injection: sock_ops on %s, sock_hash pinned at %s", cgroup, inj.pin);
+	return 0;
+}
+
+void loader_injection_off(struct obi_bpf *skel)
+{
+	skel->data_inject->inject_on = 0;
+	bpf_link__destroy(inj.sockops);
+	inj.sockops = NULL;
+}
+
 void loader_stop(struct obi_bpf *skel)
 {
+	int map_fd = bpf_map__fd(skel->maps.sock_hash);
+
+	loader_injection_off(skel);
+	/* Connections still in sock_hash keep their psock while the pin holds the map: dropping
+	 * it now would discard bytes they have received but not read yet. */
+	if (inj.pin[0] && map_empty(map_fd))
+		unlink(inj.pin);
+	else if (inj.pin[0])
+		log_info("connections opened while injecting stay in %s until they close; a later "
+			 "obi removes it once they have", inj.pin);
 	obi_bpf__destroy(skel);
 }
 

@@ -11,6 +11,15 @@ struct obi_bpf;
 int loader_start(const struct obi_config *cfg, struct obi_bpf **out);
 void loader_stop(struct obi_bpf *skel);
 
+/*
+ * traceparent injection: attaches sk_msg and the pass-through stream verdict to sock_hash
+ * (pinned in bpffs, so connections in it keep working when obi dies), then sock_ops to the
+ * cgroup v2 root. Returns 0 or -errno after logging why.
+ */
+int loader_injection_on(struct obi_bpf *skel);
+/* Stops injecting at once (sk_msg passes everything) and stops adding sockets. */
+void loader_injection_off(struct obi_bpf *skel);
+
 /* Sums the per-CPU kernel counters (enum obi_counter) into out[OBI_CNT_MAX]. */
 int loader_read_counters(struct obi_bpf *skel, unsigned long long *out);
 

@@ -31,9 +31,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	flockfile(stderr);	/* one whole line even when the OTLP exporter thread logs too */
 	fprintf(stderr, "%s.%03ld obi %-5s ", stamp, ts.tv_nsec / 1000000, level_names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

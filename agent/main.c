@@ -13,10 +13,12 @@
 #include "conn.h"
 #include "demo.h"
 #include "discovery.h"
+#include "exporter.h"
 #include "loader.h"
 #include "log.h"
 #include "obi.skel.h"
 #include "printer.h"
+#include "selftest.h"
 
 #define POLL_MS 20			/* ring buffer wake-ups are batched: poll this often */
 #define SWEEP_NS 1000000000ULL		/* look for idle connections once a second */
@@ -32,8 +34,10 @@ struct agent {
 	struct ring_buffer *rb;
 	struct conn_tracker *conns;
 	struct discovery *disc;
+	struct otlp_exporter *otlp;	/* NULL: no OTLP export configured */
 	struct demo demo;
 	bool demo_on;
+	pid_t selftest_pid;		/* its events are not spans of anybody's */
 	uint64_t events, bad_events;
 };
 
@@ -64,6 +68,7 @@ static void on_span(struct span *s, void *ctx)
 	snprintf(s->service_name, sizeof(s->service_name), "%s", pi->service_name);
 	snprintf(s->language, sizeof(s->language), "%s", pi->language);
 	printer_print(a->cfg.trace_printer, s, stdout);
+	otlp_exporter_on_span(a->otlp, s, pi);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -74,6 +79,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	a->events++;
 	if (size < sizeof(*h))
 		goto bad;
+	if (a->selftest_pid && h->pid == (uint32_t)a->selftest_pid)
+		return 0;
 	switch (h->type) {
 	case OBI_EV_DATA:
 		conn_tracker_data(a->conns, data, size);
@@ -94,6 +101,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case OBI_EV_PROC_EXIT:
 		conn_tracker_proc_exit(a->conns, h->pid, h->ts_ns);
 		discovery_on_exit(a->disc, h->pid);
+		otlp_exporter_proc_exit(a->otlp, h->pid);
 		return 0;
 	}
 bad:
@@ -149,6 +157,32 @@ static int run_loop(struct agent *a)
 	return err < 0 ? err : 0;
 }
 
+/* Turns traceparent injection on only once the self-test has shown it harmless here. */
+static void start_injection(struct agent *a)
+{
+	const char *why;
+	int err;
+
+	if (!a->cfg.context_propagation) {
+		log_info("traceparent propagation disabled (OTEL_EBPF_BPF_CONTEXT_PROPAGATION)");
+		return;
+	}
+	err = loader_injection_on(a->skel);
+	if (!err)
+		err = selftest_injection(bpf_map__fd(a->skel->maps.traced_pids), &a->selftest_pid,
+					 &why);
+	else
+		why = "could not attach the injection programs (see above)";
+	if (err) {
+		loader_injection_off(a->skel);
+		log_error("traceparent propagation OFF: start-up self-test failed: %s; spans are "
+			  "still traced, but traces do not continue into other processes", why);
+		return;
+	}
+	log_info("traceparent propagation on: start-up self-test passed (injection intact, "
+		 "FIONREAD and epoll right, 8 MiB responses and keep-alive complete)");
+}
+
 static int start(struct agent *a)
 {
 	int err, n;
@@ -162,9 +196,13 @@ static int start(struct agent *a)
 		log_error("demo: pick ports: %s", strerror(-err));
 		return err;
 	}
+	err = otlp_exporter_open(&a->cfg, &a->otlp);
+	if (err)
+		return err;
 	err = loader_start(&a->cfg, &a->skel);
 	if (err)
 		return err;
+	start_injection(a);
 	a->conns = conn_tracker_new(on_span, a);
 	a->disc = discovery_new(&a->cfg, bpf_map__fd(a->skel->maps.traced_pids));
 	if (!a->conns || !a->disc)
@@ -196,6 +234,7 @@ static void stop(struct agent *a)
 		demo_stop(&a->demo);
 	if (a->skel && a->conns && a->disc)
 		log_summary(a, LOG_INFO);
+	otlp_exporter_stop(a->otlp);	/* flushes, bounded by OTEL_EXPORTER_OTLP_TIMEOUT */
 	ring_buffer__free(a->rb);
 	discovery_free(a->disc);
 	conn_tracker_free(a->conns);
@@ -220,9 +259,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(a.cfg.log_level);
-	if (a.cfg.otlp_endpoint[0])
-		log_warn("OTLP export is not available in this build yet; spans go to the trace "
-			 "printer only (OTEL_EXPORTER_OTLP_ENDPOINT=%s ignored)", a.cfg.otlp_endpoint);
 	a.demo_on = a.cfg.demo || !config_has_selector(&a.cfg);
 	if (a.demo_on)
 		log_info("no process selected (OTEL_EBPF_OPEN_PORT, OTEL_EBPF_TARGET_PID, ...): "

@@ -6,9 +6,8 @@
 #include "obi.h"
 
 /* Set by the loader before load (rodata). */
-const volatile __u64 pidns_dev;		/* obi's PID namespace: st_dev of /proc/self/ns/pid */
-const volatile __u64 pidns_ino;		/* ... and its inode */
-const volatile __u32 pidns_level;	/* depth of obi's PID namespace (0 = initial) */
+const volatile __u64 pidns_ino;		/* obi's PID namespace: inode of /proc/self/ns/pid */
+const volatile __u8 pidns_initial;	/* obi runs in the initial PID namespace */
 const volatile __u32 self_pid;		/* obi itself, never selected */
 const volatile __u8 want_pidns;		/* a PID-namespace selector is configured */
 const volatile __u8 want_exec;		/* an executable selector is configured */
@@ -49,12 +48,28 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
-/* Per-CPU room to assemble a data event before it is copied to the ring buffer. */
+/* Per-CPU room to assemble a data event before it is copied to the ring buffer; the slack
+ * lets head scans read a few bytes past the data without a bounds check per byte. */
+struct head_scan {
+	__s32 line_end;		/* index of the '\n' ending the request line, -1 if none */
+	__s32 head_end;		/* index just past the empty line ending the head, -1 if unseen */
+	__s32 tp_val;		/* index just past "traceparent:", -1 if none */
+	__u32 tp_count;		/* traceparent headers seen */
+};
+
+struct scratch {
+	struct obi_data_event e;
+	__u8 slack[32];
+	/* results of a head scan live here, not on the stack: the verifier then sees them as
+	 * plain numbers and the scan loop converges after one pass */
+	struct head_scan scan;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct obi_data_event);
+	__type(value, struct scratch);
 } scratch SEC(".maps");
 
 struct {
@@ -73,16 +88,50 @@ static __always_inline void count(enum obi_counter c)
 		*v += 1;
 }
 
-/* The current task's tgid and tid as obi's /proc shows them; false if not visible to obi. */
+#define MAX_PIDNS_DEPTH 8
+
+/*
+ * The number of `pid` in obi's PID namespace, or 0 when that namespace cannot see it. obi's
+ * depth is not known to itself inside a container (its /proc shows no ancestors), so the
+ * levels of `pid` are searched for obi's namespace.
+ */
+static __always_inline __u32 pid_nr_in_obi_ns(struct pid *pid)
+{
+	unsigned int level = BPF_CORE_READ(pid, level);
+
+	if (pidns_initial)
+		return BPF_CORE_READ(pid, numbers[0].nr);
+	for (unsigned int i = 0; i < MAX_PIDNS_DEPTH && i <= level; i++) {
+		struct upid up = {};
+
+		bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[i]);
+		if (BPF_CORE_READ(up.ns, ns.inum) == pidns_ino)
+			return up.nr;
+	}
+	return 0;
+}
+
+/*
+ * The current task's tgid and tid as obi's /proc shows them; false if obi cannot see it.
+ * (bpf_get_ns_current_pid_tgid() would only answer for tasks whose own namespace is obi's,
+ * not for those in containers below it.)
+ */
 static __always_inline bool current_ids(__u32 *tgid, __u32 *tid)
 {
-	struct bpf_pidns_info ns = {};
+	struct task_struct *task;
 
-	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
-		return false;
-	*tgid = ns.tgid;
-	*tid = ns.pid;
-	return true;
+	if (pidns_initial) {
+		/* obi sees the initial namespace: the kernel's ids are its ids */
+		__u64 id = bpf_get_current_pid_tgid();
+
+		*tgid = id >> 32;
+		*tid = (__u32)id;
+		return true;
+	}
+	task = (struct task_struct *)bpf_get_current_task();
+	*tid = pid_nr_in_obi_ns(BPF_CORE_READ(task, thread_pid));
+	*tgid = pid_nr_in_obi_ns(BPF_CORE_READ(task, group_leader, thread_pid));
+	return *tgid && *tid;
 }
 
 static __always_inline bool pid_selected(__u32 tgid)

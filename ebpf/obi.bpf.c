@@ -123,29 +123,8 @@ static __always_inline bool http_start(const __u8 *b)
 	return false;
 }
 
-/* sys_enter_*: remember the arguments of a TCP I/O call of a selected process. */
-static __always_inline int enter_io(int fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args a = {};
-	__u32 tgid, tid;
-	struct sock *sk;
+#include "inject.bpf.h"
 
-	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
-		return 0;
-	sk = tcp_sock_of_fd(fd);
-	if (!sk)
-		return 0;
-	a.sk = (__u64)sk;
-	a.buf = buf;
-	a.fd = fd;
-	a.iovcnt = iovcnt;
-	a.kind = kind;
-	a.dir = dir;
-	a.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY);
-	return 0;
-}
 
 /* Resolves the buffer of a call to its first segment and the segment holding its last byte. */
 static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __u64 *seg_len)
@@ -171,6 +150,37 @@ static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __
 	a->buf = iovp;
 	*base = (__u64)iov.iov_base;
 	*seg_len = iov.iov_len;
+	return 0;
+}
+
+/* sys_enter_*: remember the arguments of a TCP I/O call of a selected process. */
+static __always_inline int enter_io(int fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args a = {};
+	__u32 tgid, tid;
+	struct sock *sk;
+
+	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+		return 0;
+	sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	a.sk = (__u64)sk;
+	a.buf = buf;
+	a.fd = fd;
+	a.iovcnt = iovcnt;
+	a.kind = kind;
+	a.dir = dir;
+	a.enter_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY);
+	if (dir == OBI_DIR_SEND && kind != BUF_NONE) {
+		struct syscall_args tmp = a;
+		__u64 base, seg_len;
+
+		if (!first_segment(&tmp, &base, &seg_len))
+			client_request(id, sk, base, seg_len);
+	}
 	return 0;
 }
 
@@ -206,6 +216,30 @@ static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 
 		e->tail_len = total;
 }
 
+/* Attaches the span ids of a request start to its event, and keeps each thread's current
+ * server span up to date. */
+static __always_inline void trace_context(__u64 id, const struct syscall_args *a, bool start,
+					  struct obi_data_event *e)
+{
+	bool response = start && e->data[0] == 'H' && e->data[1] == 'T';
+	struct inject *inj;
+
+	__builtin_memset(&e->trace, 0, sizeof(e->trace));
+	if (a->dir == OBI_DIR_SEND) {
+		inj = bpf_map_lookup_elem(&pending_inject, &id);
+		if (inj) {
+			e->trace = inj->t;
+			if (inj->done == 2)
+				e->trace.state |= OBI_TP_DONE;
+			bpf_map_delete_elem(&pending_inject, &id);
+		}
+		if (response)
+			server_response(id, a->sk);
+	} else if (start && !response) {
+		server_request(id, a->sk, e->data, e->cap_len, &e->trace);
+	}
+}
+
 /* sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. */
 static __always_inline int exit_io(long ret)
 {
@@ -213,6 +247,7 @@ static __always_inline int exit_io(long ret)
 	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
 	struct syscall_args a;
 	struct obi_data_event *e;
+	struct scratch *sc;
 	struct obi_conn *conn, fresh = {};
 	__u64 base = 0, seg_len = 0, cap;
 	__u32 zero = 0, tgid, tid;
@@ -223,8 +258,11 @@ static __always_inline int exit_io(long ret)
 		return 0;
 	a = *ap;
 	bpf_map_delete_elem(&syscall_args, &id);
-	if (ret <= 0 || !current_ids(&tgid, &tid))
+	if (ret <= 0 || !current_ids(&tgid, &tid)) {
+		if (a.dir == OBI_DIR_SEND)
+			bpf_map_delete_elem(&pending_inject, &id);
 		return 0;
+	}
 
 	if (a.kind != BUF_NONE) {
 		if (first_segment(&a, &base, &seg_len))
@@ -245,9 +283,10 @@ static __always_inline int exit_io(long ret)
 			return 0;
 	}
 
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
 		return 0;
+	e = &sc->e;
 	e->hdr.type = OBI_EV_DATA;
 	e->hdr.pid = tgid;
 	e->hdr.tid = tid;
@@ -279,6 +318,7 @@ static __always_inline int exit_io(long ret)
 	e->cap_len = cap;
 	if (a.kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
+	trace_context(id, &a, start, e);
 
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
 		count(OBI_CNT_RINGBUF_FULL);
@@ -430,19 +470,15 @@ int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
 static __always_inline __u32 ns_tgid_of(struct task_struct *task, __u32 *ns_inum)
 {
 	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid up = {};
 
-	if (level < pidns_level || level > 32)
-		return 0;
 	if (ns_inum) {
+		unsigned int level = BPF_CORE_READ(pid, level);
+		struct upid up = {};
+
 		bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
 		*ns_inum = BPF_CORE_READ(up.ns, ns.inum);
 	}
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[pidns_level & 31]);
-	if (BPF_CORE_READ(up.ns, ns.inum) != pidns_ino)
-		return 0;
-	return up.nr;
+	return pid_nr_in_obi_ns(pid);
 }
 
 /* Children of selected processes are selected at fork (nginx, haproxy, gunicorn workers), and
@@ -452,10 +488,17 @@ int BPF_PROG(trace_process_fork, struct task_struct *parent, struct task_struct 
 {
 	__u32 ppid, tid, child_pid, ns_inum = 0;
 
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
-		return 0;	/* a new thread, already covered by its tgid */
 	if (!current_ids(&ppid, &tid))
 		return 0;
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) {
+		/* a new thread of a selected process: remember who created it */
+		__u32 child_tid = BPF_CORE_READ(child, pid);
+		__u32 parent_tid = (__u32)bpf_get_current_pid_tgid();
+
+		if (pid_selected(ppid))
+			bpf_map_update_elem(&thread_parent, &child_tid, &parent_tid, BPF_ANY);
+		return 0;
+	}
 	child_pid = ns_tgid_of(child, want_pidns ? &ns_inum : NULL);
 	if (!child_pid)
 		return 0;
@@ -472,7 +515,9 @@ int BPF_PROG(trace_process_exec, struct task_struct *task, pid_t old_pid,
 {
 	__u32 tgid, tid;
 
-	if (!want_exec || !current_ids(&tgid, &tid) || pid_selected(tgid))
+	/* selected processes: user space refreshes what it prints for them; others only matter
+	 * to an executable selector */
+	if (!current_ids(&tgid, &tid) || (!want_exec && !pid_selected(tgid)))
 		return 0;
 	emit_proc(OBI_EV_EXEC, tgid, 0, 0, 0);
 	return 0;

@@ -55,6 +55,29 @@ struct obi_sockaddr {
 };
 _Static_assert(sizeof(struct obi_sockaddr) == 20, "obi_sockaddr layout");
 
+/* Trace context the kernel gave a request (server: the span it starts; client: its span). */
+#define OBI_TP_IDS 0x01		/* trace_id and span_id are set */
+#define OBI_TP_REMOTE 0x02	/* parent_id from the request's own traceparent header */
+#define OBI_TP_LOCAL 0x04	/* parent_id = the server span this thread is handling */
+#define OBI_TP_BAD 0x08		/* the request carried an invalid traceparent: new trace */
+#define OBI_TP_INSERT 0x10	/* sk_msg was asked to insert a traceparent header */
+#define OBI_TP_REWRITE 0x20	/* sk_msg was asked to rewrite the parent id in place */
+#define OBI_TP_DONE 0x40	/* sk_msg did what it was asked */
+#define OBI_TP_FOREIGN 0x80	/* the request carries a traceparent of another trace: left as is */
+
+struct obi_trace {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 parent_id[8];	/* all zero: no parent */
+	__u8 flags;		/* W3C trace flags */
+	__u8 state;		/* OBI_TP_* */
+	__u8 _pad[6];
+};
+_Static_assert(sizeof(struct obi_trace) == 40, "obi_trace layout");
+
+/* The traceparent header sk_msg inserts after the request line. */
+#define OBI_TP_HEADER_LEN 70	/* "traceparent: " + 55 + "\r\n" */
+
 struct obi_event_hdr {
 	__u8 type;		/* enum obi_event_type */
 	__u8 _pad[3];
@@ -81,9 +104,10 @@ struct obi_data_event {
 	__u8 tail_len;		/* bytes of tail[] that are valid */
 	__u8 _pad[3];
 	__u8 tail[OBI_TAIL];	/* last bytes of the buffer */
+	struct obi_trace trace;	/* for a request start: the span's ids */
 	__u8 data[OBI_CAP_MAX];
 };
-_Static_assert(sizeof(struct obi_data_event) == 24 + 32 + 40 + 16 + 8 + OBI_CAP_MAX,
+_Static_assert(sizeof(struct obi_data_event) == 24 + 32 + 40 + 16 + 8 + 40 + OBI_CAP_MAX,
 	       "obi_data_event layout");
 #define OBI_DATA_HDR_SIZE (sizeof(struct obi_data_event) - OBI_CAP_MAX)
 
@@ -127,6 +151,9 @@ enum obi_counter {
 	OBI_CNT_RINGBUF_FULL = 0,
 	OBI_CNT_DATA_EVENTS,
 	OBI_CNT_NOT_TCP,
+	OBI_CNT_INJECTED,	/* traceparent headers inserted */
+	OBI_CNT_REWRITTEN,	/* traceparent parent ids rewritten in place */
+	OBI_CNT_INJECT_SKIPPED,	/* requests sent without injection (head not provably whole) */
 	OBI_CNT_MAX,
 };
 

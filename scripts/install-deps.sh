@@ -5,6 +5,8 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+	# OTLP export: protobuf-c (protoc-c generates C from proto/), libcurl
+	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev
 	# fuzzing (libFuzzer runtime for clang 14)
 	libclang-rt-14-dev
 	# integration tests: real servers and clients
@@ -19,4 +21,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing: ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# OTLP integration tests: a node receiver decoding with the official OpenTelemetry JS
+# definitions. node and npm may come from elsewhere (NodeSource): Debian's only when absent.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "installing: nodejs npm"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+receiver="$(cd "$(dirname "$0")/.." && pwd)/test/integration/otlp_receiver"
+if [ ! -e "$receiver/node_modules/@opentelemetry/otlp-proto-exporter-base/package.json" ]; then
+	echo "installing: npm packages of $receiver (npm ci)"
+	(cd "$receiver" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -221,10 +221,14 @@ def exe_basename(pid):
 
 # --- ports -------------------------------------------------------------------------------------
 
-def free_port():
-    """A TCP port the kernel considers free on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    """A TCP port the kernel considers free on `host` (127.0.0.1; "::1"; "::" means free for a
+    dual-stack socket, i.e. on every IPv6 and IPv4 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        if host == "::":
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -259,16 +263,17 @@ def wait_listening(port, proc=None, timeout=10.0):
 
 # --- programs under test -----------------------------------------------------------------------
 
-def start_http_server(port, files, name="http.server"):
-    """`python3 -m http.server` on 127.0.0.1:port serving a temp dir holding `files`
-    ({relative name: bytes}). Returns the Proc, with .dir set."""
+def start_http_server(port, files, name="http.server", bind="127.0.0.1", python=PYTHON):
+    """`python3 -m http.server` on bind:port (bind "::1" for IPv6 only, "::" for dual stack)
+    serving a temp dir holding `files` ({relative name: bytes}), run by the interpreter
+    `python`. Returns the Proc, with .dir set."""
     d = tmpdir("obi-it-www-")
     for rel, data in files.items():
         path = os.path.join(d, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
-    p = Proc([PYTHON, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", d,
+    p = Proc([python, "-u", "-m", "http.server", "--bind", bind, "--directory", d,
               str(port)], name=name)
     p.dir = d
     wait_listening(port, p)
@@ -369,6 +374,74 @@ http {{
             time.sleep(0.02)
 
 
+class NginxServer(Proc):
+    """nginx (master + `workers` workers) listening on 127.0.0.1:listen_port with the given
+    `locations` (the body of its one server block), e.g. a static root or `return 200`.
+    With wait=True waits for the port and the workers (.workers, sorted pids)."""
+
+    def __init__(self, listen_port, locations, workers=1, http_extra="", wait=True,
+                 name="nginx"):
+        d = tmpdir("obi-it-nginx-")
+        self.dir = d
+        self.port = listen_port
+        self.n_workers = workers
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+master_process on;
+worker_processes {workers};
+error_log {d}/error.log info;
+pid {d}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    default_type application/octet-stream;
+{http_extra}
+    server {{
+        listen 127.0.0.1:{listen_port};
+{locations}
+    }}
+}}
+""")
+        super().__init__(["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], name=name)
+        self.workers = []
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
+        try:
+            wait_listening(self.port, self)
+        except TestFailure as e:
+            fail(f"{e}\nnginx error.log:\n{self.error_log()}")
+        self.workers = self._wait_workers()
+        return self.workers
+
+    error_log = Nginx.error_log
+
+    def _wait_workers(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            workers = []
+            for c in children_of(self.pid):
+                try:
+                    with open(f"/proc/{c}/cmdline", "rb") as f:
+                        if f.read().startswith(b"nginx: worker process"):
+                            workers.append(c)
+                except OSError:
+                    pass
+            if len(workers) == self.n_workers:
+                return workers
+            if time.monotonic() > deadline:
+                fail(f"nginx master {self.pid}: expected {self.n_workers} workers, found "
+                     f"{workers}; error.log:\n{self.error_log()}")
+            time.sleep(0.02)
+
+
 def curl(url, *args, timeout=10):
     """Runs curl; returns its -w '%{json}' dict (http_code, size_download, local_port, ...)
     plus 'body' (bytes)."""
@@ -394,7 +467,10 @@ READY_TIMEOUT = 20.0
 class Obi:
     """obi running as a child; stdout lines parsed as JSON spans (or kept as text lines)."""
 
-    def __init__(self, env=None, args=(), printer="json", wait_ready=True, name="obi"):
+    def __init__(self, env=None, args=(), printer="json", wait_ready=True, name="obi",
+                 wrapper=()):
+        """`wrapper`: argv run in front of obi (e.g. unshare ... sh -c '... exec "$0" "$@"');
+        then set .term_pid to the pid stop() must signal when it is not the wrapper's."""
         check(OBI_BIN and os.access(OBI_BIN, os.X_OK), f"OBI_BIN={OBI_BIN!r} is not executable")
         check(threading.current_thread() is _main_thread,
               "harness bug: start obi from the main thread (PR_SET_PDEATHSIG)")
@@ -413,10 +489,13 @@ class Obi:
         self.returncode = None
         self._cond = threading.Condition()
         self._stopped = False
-        self.p = subprocess.Popen([OBI_BIN, *self.args], stdin=subprocess.DEVNULL,
+        self.wrapper = list(wrapper)
+        self.p = subprocess.Popen([*self.wrapper, OBI_BIN, *self.args],
+                                  stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   env=clean_env(full), start_new_session=True,
                                   preexec_fn=_child_setup)
+        self.term_pid = self.p.pid   # the process stop() sends SIGTERM to
         _obis.append(self)
         self._readers = [threading.Thread(target=self._read, args=(self.p.stdout, True),
                                           daemon=True),
@@ -507,6 +586,15 @@ class Obi:
                   f"instrumented pids: expected only {sorted(pids)}, got "
                   f"{self.instrumented_pids()}")
 
+    def summary(self):
+        """The counters of the last 'summary:' stderr line (printed at exit) as {name: int};
+        fails when there is none."""
+        with self._cond:
+            lines = [l for l in self.err_lines if "summary:" in l]
+        check(lines, "obi printed no 'summary:' line on stderr")
+        counters = lines[-1].split("summary:", 1)[1]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counters)}
+
     def _check_bad_lines(self):
         if self.bad_lines:
             fail(f"obi printed {len(self.bad_lines)} stdout line(s) that are not JSON objects, "
@@ -553,7 +641,7 @@ class Obi:
         self._stopped = True
         if self.p.poll() is None:
             try:
-                os.kill(self.p.pid, signal.SIGTERM)
+                os.kill(self.term_pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
@@ -609,9 +697,129 @@ class Obi:
             out[:half] + [f"... {len(out) - max_lines} lines left out ..."] + out[-half:])
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
         return (f"--- {self.name} (pid {self.pid}, exit {self.p.poll()}): {env} "
-                f"{OBI_BIN} {' '.join(self.args)}\n"
+                f"{' '.join(self.wrapper + [OBI_BIN] + self.args)}\n"
                 f"--- {self.name} stderr ({len(err)} lines):\n" + "\n".join(err) + "\n"
                 f"--- {self.name} stdout ({len(out)} lines):\n" + "\n".join(shown))
+
+
+# --- OTLP receiver (otlp_receiver/: node + the official OpenTelemetry JS protobuf decoders) ------
+
+OTLP_RECEIVER_DIR = os.path.join(HERE, "otlp_receiver")
+_OTLP_DECODERS = os.path.join(OTLP_RECEIVER_DIR, "node_modules", "@opentelemetry",
+                              "otlp-proto-exporter-base", "build", "src", "generated", "root.js")
+
+
+def ensure_otlp_receiver():
+    """Installs the receiver's npm packages with `npm ci` (the committed package-lock.json) when
+    they are missing; scripts/install-deps.sh does the same. Skips without node and npm."""
+    for tool in ("node", "npm"):
+        if not shutil.which(tool):
+            raise Skip(f"{tool} is not installed (scripts/install-deps.sh installs it)")
+    if os.path.exists(_OTLP_DECODERS):
+        return
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=OTLP_RECEIVER_DIR,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    if r.returncode != 0 or not os.path.exists(_OTLP_DECODERS):
+        fail(f"npm ci in {OTLP_RECEIVER_DIR} failed with code {r.returncode}:\n"
+             f"{r.stdout.decode(errors='replace')}\n{r.stderr.decode(errors='replace')}")
+
+
+def otlp_value(v):
+    """A decoded AnyValue as a python value (intValue arrives as a string: int64)."""
+    if "stringValue" in v:
+        return v["stringValue"]
+    if "intValue" in v:
+        return int(v["intValue"])
+    if "boolValue" in v:
+        return v["boolValue"]
+    if "doubleValue" in v:
+        return v["doubleValue"]
+    return v
+
+
+def otlp_attrs(kvs):
+    """[{key, value}] as {key: value}; a repeated key fails (OTLP forbids it)."""
+    out = {}
+    for kv in kvs or []:
+        check(kv["key"] not in out, f"attribute {kv['key']!r} repeated in {kvs!r}")
+        out[kv["key"]] = otlp_value(kv.get("value", {}))
+    return out
+
+
+def otlp_hex(b64):
+    """An id decoded as base64 (protobufjs bytes) as lowercase hex; "" for none."""
+    import base64
+    return base64.b64decode(b64 or "").hex()
+
+
+class OtlpReceiver(Proc):
+    """test/integration/otlp_receiver/receiver.js on 127.0.0.1 (`port` 0: the kernel picks).
+    `args`: its fault options (--fail STATUS:COUNT, --retry-after S, --hang N, --partial N).
+    Every request it got is a JSON object in requests(): path, headers, status it answered,
+    and 'decoded' (the protobufjs object)."""
+
+    def __init__(self, port=0, args=(), name="otlp-receiver"):
+        ensure_otlp_receiver()
+        self.out_path = os.path.join(tmpdir("obi-it-otlp-"), "requests.jsonl")
+        super().__init__(["node", os.path.join(OTLP_RECEIVER_DIR, "receiver.js"),
+                          "--port", str(port), "--out", self.out_path, *args], name=name)
+        self.port = int(self.wait_output(r"^listening (\d+)$").group(1))
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def requests(self, signal=None):
+        try:
+            with open(self.out_path, "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        out = []
+        for line in data.split("\n")[:-1]:   # the last piece may be a line being written
+            r = json.loads(line)
+            if signal is None or r.get("signal") == signal:
+                out.append(r)
+        return out
+
+    def spans(self, statuses=(200,)):
+        """Spans of the trace requests answered with one of `statuses`, flattened: dicts with
+        'request' (its index n), 'resource' and 'attrs' (as dicts), 'scope', 'span' (decoded),
+        'trace_id', 'span_id', 'parent_span_id' (hex)."""
+        out = []
+        for r in self.requests("traces"):
+            if r.get("status") not in statuses:
+                continue
+            for rs in r.get("decoded", {}).get("resourceSpans", []):
+                res = otlp_attrs(rs.get("resource", {}).get("attributes"))
+                for ss in rs.get("scopeSpans", []):
+                    for sp in ss.get("spans", []):
+                        out.append({"request": r["n"], "resource": res,
+                                    "scope": ss.get("scope", {}), "span": sp,
+                                    "attrs": otlp_attrs(sp.get("attributes")),
+                                    "trace_id": otlp_hex(sp.get("traceId")),
+                                    "span_id": otlp_hex(sp.get("spanId")),
+                                    "parent_span_id": otlp_hex(sp.get("parentSpanId"))})
+        return out
+
+    def wait_for(self, cond, timeout, what):
+        """Waits until cond(self) is true; fails naming `what` with the requests seen."""
+        deadline = time.monotonic() + timeout
+        while not cond(self):
+            if not self.alive():
+                fail(f"{self.name} exited with code {self.p.returncode} while waiting for "
+                     f"{what}; its output:\n{self.output()}")
+            if time.monotonic() > deadline:
+                seen = [(r["n"], r["path"], r["status"]) for r in self.requests()]
+                fail(f"{what}: not within {timeout} s; requests received (n, path, status): "
+                     f"{seen}")
+            time.sleep(0.05)
+
+
+def otlp_rss_kb(pid):
+    """VmRSS of a process in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    fail(f"no VmRSS for pid {pid}")
 
 
 # --- span checks -------------------------------------------------------------------------------
@@ -752,7 +960,7 @@ def _report_failure(header):
         if len(lines) > 30:
             lines = [f"... {len(lines) - 30} lines left out ..."] + lines[-30:]
         out.append(f"--- {p.name} (pid {p.pid}, exit {p.p.poll()}) output:\n" + "\n".join(lines))
-        if isinstance(p, Nginx):
+        if isinstance(p, (Nginx, NginxServer)):
             out.append("--- nginx error.log:\n" + p.error_log()[-4000:])
     print("\n".join(out), file=sys.stderr, flush=True)
 
@@ -782,3 +990,81 @@ def run(main, needs_root=True):
     if code == 0:
         print(f"PASS {name}", flush=True)
     sys.exit(code)
+
+
+# --- trace context (traceparent) ----------------------------------------------------------------
+
+TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+PROPAGATION_ON = r"traceparent propagation on: start-up self-test passed"
+
+
+def start_echo_backend(port, env=None, name="backend"):
+    """servers/echo_backend.py on 127.0.0.1:port: backend.py's routes plus /blob/<n> (n bytes
+    with a known SHA-256: echo_blob(n)) and POST answering JSON {length, sha256, headers}."""
+    p = Proc([PYTHON, "-u", os.path.join(SERVERS, "echo_backend.py"), "--port", str(port)],
+             name=name, env=env)
+    p.wait_output(r"^READY port=\d+")
+    wait_listening(port, p)
+    return p
+
+
+def echo_blob(n):
+    """The body of echo_backend.py's /blob/<n>."""
+    import hashlib
+    return hashlib.shake_256(b"obi-blob-%d" % n).digest(n)
+
+
+def start_trace_proxy(port, upstream, env=None, name="proxy"):
+    """servers/trace_proxy.py: thread-per-connection python proxy on 127.0.0.1:port forwarding
+    each request (headers, body) to 127.0.0.1:upstream from the thread that read it."""
+    p = Proc([PYTHON, "-u", os.path.join(SERVERS, "trace_proxy.py"), "--port", str(port),
+              "--upstream", str(upstream)], name=name, env=env)
+    p.wait_output(r"^READY port=\d+")
+    wait_listening(port, p)
+    return p
+
+
+class Haproxy(Proc):
+    """haproxy in the foreground (-db), `mode tcp` from 127.0.0.1:listen_port to
+    127.0.0.1:server_port. No `option splice-auto` (splice would move the bytes without the
+    read/write calls obi traces)."""
+
+    def __init__(self, listen_port, server_port, name="haproxy"):
+        d = tmpdir("obi-it-haproxy-")
+        self.dir = d
+        self.port = listen_port
+        conf = os.path.join(d, "haproxy.cfg")
+        with open(conf, "w") as f:
+            f.write(f"""global
+    log stderr format raw local0 info
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend obi_fe
+    bind 127.0.0.1:{listen_port}
+    default_backend obi_be
+backend obi_be
+    server next 127.0.0.1:{server_port}
+""")
+        r = subprocess.run(["haproxy", "-c", "-f", conf], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=30)
+        check(r.returncode == 0, f"haproxy -c rejected {conf}: "
+              f"{(r.stdout + r.stderr).decode(errors='replace')}")
+        super().__init__(["haproxy", "-db", "-f", conf], name=name)
+        wait_listening(listen_port, self)
+
+
+def header_values(pairs, name):
+    """Values of header `name` (any case) in a [[name, value], ...] list, in order."""
+    return [v for k, v in pairs if k.lower() == name.lower()]
+
+
+def wait_propagation_on(obi):
+    """Fails unless obi logged that its injection self-test passed (propagation on)."""
+    bad = [l for l in obi.stderr().splitlines() if "traceparent propagation OFF" in l]
+    check(not bad, f"obi turned propagation off: {bad}")
+    return obi.wait_stderr(PROPAGATION_ON, 5.0, "log line 'traceparent propagation on: ...'")

@@ -19,6 +19,9 @@ static void collect(struct span *s, void *ctx)
 	n_got++;
 }
 
+/* The ids the kernel attaches to the next event, if any. */
+static struct obi_trace next_trace;
+
 /* One data event: `text` of which the kernel captured at most `cap` bytes, `len` moved. */
 static void data(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, uint64_t ts,
 		 const char *text, size_t len, size_t cap)
@@ -53,6 +56,8 @@ static void data(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, u
 				memcmp(text, "HTTP", 4) == 0))
 			  ? OBI_F_MSG_START
 			  : 0;
+	e.trace = next_trace;
+	memset(&next_trace, 0, sizeof(next_trace));
 	conn_tracker_data(t, &e, OBI_DATA_HDR_SIZE + cap);
 }
 
@@ -180,33 +185,78 @@ static void test_chunked_and_close(void)
 	conn_tracker_free(t);
 }
 
-/* A client request written while the same thread handles a server request is its child. */
-static void test_thread_link_and_traceparent(void)
+static void kernel_ids(uint8_t fill, const uint8_t *trace, const uint8_t *parent, uint8_t state)
 {
+	memset(&next_trace, 0, sizeof(next_trace));
+	memset(next_trace.span_id, fill, 8);
+	memcpy(next_trace.trace_id, trace, 16);
+	if (parent)
+		memcpy(next_trace.parent_id, parent, 8);
+	next_trace.flags = 1;
+	next_trace.state = state;
+}
+
+/* Spans carry the ids the kernel gave (and maybe already put on the wire). */
+static void test_kernel_ids(void)
+{
+	static const uint8_t trace[16] = { 0x0a, 0xf7, 0x65, 0x19 };
+	static const uint8_t remote_parent[8] = { 0xb7, 0xad };
+	uint8_t server_span[8];
 	struct conn_tracker *t = conn_tracker_new(collect, NULL);
 
 	n_got = 0;
-	text(t, 5, 9, OBI_DIR_RECV, 10,
-	     "GET / HTTP/1.1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	     "\r\n\r\n");
+	kernel_ids(0x11, trace, remote_parent, OBI_TP_IDS | OBI_TP_REMOTE);
+	text(t, 5, 9, OBI_DIR_RECV, 10, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	memset(server_span, 0x11, 8);
+	kernel_ids(0x22, trace, server_span, OBI_TP_IDS | OBI_TP_LOCAL | OBI_TP_INSERT);
 	text(t, 6, 9, OBI_DIR_SEND, 11, "GET /up HTTP/1.1\r\nHost: backend\r\n\r\n");
 	text(t, 6, 9, OBI_DIR_RECV, 12, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
 	text(t, 5, 9, OBI_DIR_SEND, 13, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
 	CHECK_INT(n_got, 2);
 	CHECK_INT(got[0].kind, SPAN_CLIENT);
 	CHECK_INT(got[1].kind, SPAN_SERVER);
-	CHECK(memcmp(got[0].trace_id, got[1].trace_id, 16) == 0);
+	CHECK(memcmp(got[0].trace_id, trace, 16) == 0);
+	CHECK(memcmp(got[1].trace_id, trace, 16) == 0);
+	CHECK(memcmp(got[1].parent_id, remote_parent, 8) == 0);
 	CHECK(memcmp(got[0].parent_id, got[1].span_id, 8) == 0);
-	CHECK_INT(got[1].trace_id[0], 0x0a);
-	CHECK_INT(got[1].parent_id[0], 0xb7);
+	CHECK_INT(got[0].span_id[0], 0x22);
 	CHECK(got[0].error);	/* client >= 400 */
 	CHECK(got[1].error);	/* server >= 500 */
-	/* after the server span ended, a new client request starts a new trace */
-	text(t, 6, 9, OBI_DIR_SEND, 20, "GET /again HTTP/1.1\r\n\r\n");
-	text(t, 6, 9, OBI_DIR_RECV, 21, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+
+	/* a head split over two reads keeps the ids of its first read */
+	kernel_ids(0x33, trace, NULL, OBI_TP_IDS);
+	text(t, 7, 1, OBI_DIR_RECV, 20, "GET /split HTTP/1.1\r\nHo");
+	text(t, 7, 1, OBI_DIR_RECV, 21, "st: x\r\n\r\n");
+	text(t, 7, 1, OBI_DIR_SEND, 22, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	CHECK_INT(n_got, 3);
+	CHECK_INT(got[2].span_id[0], 0x33);
 	CHECK(zero(got[2].parent_id, 8));
-	CHECK(memcmp(got[2].trace_id, got[1].trace_id, 16) != 0);
+	conn_tracker_free(t);
+}
+
+/* Requests after the first in one read get ids from user space, honouring their header. */
+static void test_pipelined_traceparent(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	static const uint8_t trace[16] = { 1 };
+
+	n_got = 0;
+	kernel_ids(0x44, trace, NULL, OBI_TP_IDS);
+	text(t, 8, 1, OBI_DIR_RECV, 10,
+	     "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\ntraceparent: "
+	     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
+	     "GET /3 HTTP/1.1\r\ntraceparent: 00-00000000000000000000000000000000-b7ad6b7169203331-01"
+	     "\r\n\r\n");
+	text(t, 8, 1, OBI_DIR_SEND, 11,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0"
+	     "\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 3);
+	CHECK_INT(got[0].span_id[0], 0x44);
+	CHECK_INT(got[1].trace_id[0], 0x0a);
+	CHECK_INT(got[1].parent_id[0], 0xb7);
+	CHECK(got[1].span_id[0] != 0x44 || got[1].span_id[1] != 0x44);
+	CHECK(zero(got[2].parent_id, 8));	/* invalid header: new trace */
+	CHECK(!zero(got[2].trace_id, 16));
 	conn_tracker_free(t);
 }
 
@@ -250,7 +300,8 @@ int main(void)
 	test_pipelined();
 	test_split();
 	test_chunked_and_close();
-	test_thread_link_and_traceparent();
+	test_kernel_ids();
+	test_pipelined_traceparent();
 	test_garbage();
 	test_traceparent_parse();
 	return check_done("test_conn");

@@ -423,6 +423,35 @@ static void test_route(void)
 	CHECK_INT(small[0], 'x');
 }
 
+/* A capture that ends inside the target keeps the path seen so far; UTF-8 is never cut. */
+static void test_truncated_fields(void)
+{
+	struct http1_msg m;
+	char buf[600], want[256];
+	int r;
+
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "GET /long/", 10);
+	memset(buf + 10, 'x', 300);
+	r = http1_parse(buf, 310, &m);
+	CHECK_INT(r, 0);
+	CHECK_STR(m.method, "GET");
+	CHECK_INT(strlen(m.path), 255);
+	CHECK(strncmp(m.path, "/long/xxx", 9) == 0);
+
+	/* "/a" then 200 two-byte characters: byte 255 is the second half of one */
+	memcpy(buf, "GET /a", 6);
+	for (int i = 0; i < 200; i++)
+		memcpy(buf + 6 + 2 * i, "\xc3\xa9", 2);
+	memcpy(buf + 406, " HTTP/1.1\r\n\r\n", 13);
+	r = http1_parse(buf, 419, &m);
+	CHECK_INT(r, 419);
+	CHECK_INT(strlen(m.path), 254);	/* "/a" + 126 whole characters */
+	memcpy(want, buf + 4, 254);
+	want[254] = '\0';
+	CHECK_STR(m.path, want);
+}
+
 int main(void)
 {
 	test_simple_get();
@@ -440,5 +469,6 @@ int main(void)
 	test_header_names();
 	test_chunked_end();
 	test_route();
+	test_truncated_fields();
 	return check_done("test_http1");
 }

@@ -9,6 +9,8 @@ Routes (any other path answers 404 with the body "not found\\n"):
   GET  /size/<n>         200, n bytes of "a"
   GET  /status/<code>    <code>, body "status <code>\\n"
   GET  /headers          200, the request headers as a JSON list of [name, value] pairs
+  GET  /pid              200, the pid of the process that answered (os.getpid(), as its own
+                         PID namespace shows it), in decimal with no newline
   POST <any path>        200, reads Content-Length bytes and answers "received <n>\\n"
 
 HTTP/1.1 keep-alive with Content-Length on every response, written in one send (pipelined requests are answered in
@@ -67,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, b"a" * n
             if parts[0] == "status" and 100 <= n <= 599:
                 return n, b"status %d\n" % n
+        if path == "/pid":
+            return 200, str(os.getpid()).encode()
         if path == "/headers":
             return 200, json.dumps([[k, v] for k, v in self.headers.items()]).encode()
         return 404, b"not found\n"

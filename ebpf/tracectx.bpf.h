@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * W3C trace context in the kernel: span ids, scanning a captured message head for its request
+ * line and traceparent header, and the server span each thread is handling (so the client
+ * requests it writes become children, and carry the ids on the wire).
+ */
+#ifndef OBI_TRACECTX_BPF_H
+#define OBI_TRACECTX_BPF_H
+
+#include "maps.bpf.h"
+
+/* The server span a thread is handling: set when it reads a request, cleared when the
+ * response on that socket starts. */
+struct thread_ctx {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u64 sk;
+	__u8 flags;
+	__u8 _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
+	__type(value, struct thread_ctx);
+} thread_ctx SEC(".maps");
+
+/* Thread -> the thread that created it, for work handed to a new thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);		/* kernel tid */
+	__type(value, __u32);		/* kernel tid of the creating thread */
+} thread_parent SEC(".maps");
+
+#define PARENT_LEVELS 3
+
+enum inject_mode {
+	INJ_NONE = 0,
+	INJ_INSERT = 1,		/* insert hdr[0..OBI_TP_HEADER_LEN) at off */
+	INJ_REWRITE = 2,	/* overwrite 16 hex digits at off with hdr[0..16) */
+};
+
+/* What the sys_enter of a client request asks the sk_msg program of the same call to do. */
+struct inject {
+	struct obi_trace t;
+	__u32 off;
+	__u32 lport;		/* host order */
+	__u32 rport;		/* network order, as sk_msg_md has it */
+	__u8 mode;
+	__u8 done;
+	__u8 head[4];		/* first bytes of the request, checked by sk_msg */
+	__u8 _pad[2];
+	__u8 hdr[72];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
+	__type(value, struct inject);
+} pending_inject SEC(".maps");
+
+/* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
+volatile __u8 inject_on SEC(".data.inject");
+
+/* "tracepar" and "ent:" as little-endian words, for a case-insensitive compare (| 0x20). */
+#define TP_NAME_LO 0x7261706563617274ULL
+#define TP_NAME_HI 0x3a746e65U
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define NEWLINES 0x0a0a0a0a0a0a0a0aULL
+
+static __always_inline bool tp_name_at(const __u8 *p)
+{
+	__u64 lo;
+	__u32 hi;
+
+	__builtin_memcpy(&lo, p, 8);
+	__builtin_memcpy(&hi, p + 8, 4);
+	return (lo | 0x2020202020202020ULL) == TP_NAME_LO && (hi | 0x20202020U) == TP_NAME_HI;
+}
+
+
+/* One eight-byte word of the head: words without a '\n' cost a load and three ALU ops. */
+static long scan_word(__u32 w, void *arg)
+{
+	__u32 zero = 0, base = (w * 8) & (OBI_CAP_MAX - 1), n = *(__u32 *)arg;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct head_scan *s;
+	const __u8 *b;
+	__u64 x, y;
+
+	if (!sc || base >= n)
+		return 1;
+	b = sc->e.data;
+	s = &sc->scan;
+	__builtin_memcpy(&x, b + base, 8);
+	y = x ^ NEWLINES;
+	if (!((y - ONES) & ~y & HIGHS))
+		return 0;
+	for (__u32 j = 0; j < 8; j++) {
+		__u32 p = base + j;
+
+		if (p + 1 >= n)
+			return 1;
+		if (b[p] != '\n')
+			continue;
+		/* a line starts at p + 1: the end of the head, or maybe traceparent */
+		if (s->line_end < 0)
+			s->line_end = p;
+		if (b[p + 1] == '\n') {
+			s->head_end = p + 2;
+			return 1;
+		} else if (b[p + 1] == '\r' && p + 2 < n && b[p + 2] == '\n') {
+			s->head_end = p + 3;
+			return 1;
+		} else if (p + 13 <= n && tp_name_at(b + p + 1)) {
+			s->tp_count++;
+			s->tp_val = p + 13;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Finds the request line's end, the head's end and any traceparent header in the first n bytes
+ * of the per-CPU scratch event's data (where both callers captured the head).
+ */
+static __always_inline bool scan_head(__u32 n, struct head_scan *out)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!sc)
+		return false;
+	sc->scan.line_end = sc->scan.head_end = sc->scan.tp_val = -1;
+	sc->scan.tp_count = 0;
+	bpf_loop(OBI_CAP_MAX / 8, scan_word, &n, 0);
+	*out = sc->scan;
+	return true;
+}
+
+static __always_inline int hex_nibble(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;	/* W3C: lowercase only */
+}
+
+/* Decodes 2*len hex digits at b[off]; false on a bad digit or an all-zero id. */
+static __always_inline bool hex_id(const __u8 *b, __u32 off, __u8 *out, __u32 len)
+{
+	__u8 any = 0;
+
+	for (__u32 i = 0; i < 16; i++) {
+		int hi, lo;
+
+		if (i >= len)
+			break;
+		hi = hex_nibble(b[(off + 2 * i) & (OBI_CAP_MAX - 1)]);
+		lo = hex_nibble(b[(off + 2 * i + 1) & (OBI_CAP_MAX - 1)]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = hi << 4 | lo;
+		any |= out[i];
+	}
+	return any != 0;
+}
+
+/* Parses the traceparent value after "traceparent:" at b[v] (optional blanks first):
+ * "00-<32 hex trace>-<16 hex parent>-<2 hex flags>". */
+static __always_inline bool parse_traceparent(const __u8 *b, __u32 v, __u32 n,
+					      struct obi_trace *t, __u32 *value_at)
+{
+	for (int i = 0; i < 2 && v < n && (b[v & (OBI_CAP_MAX - 1)] == ' ' ||
+					   b[v & (OBI_CAP_MAX - 1)] == '\t'); i++)
+		v++;
+	if (v + 55 > n || v + 55 > OBI_CAP_MAX)
+		return false;
+	v &= OBI_CAP_MAX - 1;
+	*value_at = v;
+	if (b[v] != '0' || b[v + 1] != '0' || b[v + 2] != '-' || b[(v + 35) & (OBI_CAP_MAX - 1)] != '-' ||
+	    b[(v + 52) & (OBI_CAP_MAX - 1)] != '-')
+		return false;
+	if (v + 55 < n) {
+		__u8 c = b[(v + 55) & (OBI_CAP_MAX - 1)];
+
+		if (c != '\r' && c != '\n' && c != ' ' && c != '\t')
+			return false;
+	}
+	if (!hex_id(b, v + 3, t->trace_id, 16) || !hex_id(b, v + 36, t->parent_id, 8))
+		return false;
+	if (hex_nibble(b[(v + 53) & (OBI_CAP_MAX - 1)]) < 0 ||
+	    hex_nibble(b[(v + 54) & (OBI_CAP_MAX - 1)]) < 0)
+		return false;
+	t->flags = hex_nibble(b[(v + 53) & (OBI_CAP_MAX - 1)]) << 4 |
+		   hex_nibble(b[(v + 54) & (OBI_CAP_MAX - 1)]);
+	return true;
+}
+
+static __always_inline void random_id(__u8 *id, __u32 words)
+{
+	__u32 any = 0;
+
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 r;
+
+		if (i >= words)
+			break;
+		r = bpf_get_prandom_u32();
+		any |= r;
+		__builtin_memcpy(id + 4 * i, &r, 4);
+	}
+	if (!any)
+		id[0] = 1;	/* W3C: an all-zero id is invalid */
+}
+
+/* The server span the current thread (or the thread that created it) is handling. */
+static __always_inline struct thread_ctx *current_server(__u64 id)
+{
+	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	__u32 tid = (__u32)id;
+
+	for (int i = 0; i < PARENT_LEVELS && !tc; i++) {
+		__u32 *parent = bpf_map_lookup_elem(&thread_parent, &tid);
+
+		if (!parent)
+			break;
+		tid = *parent;
+		id = (id & 0xffffffff00000000ULL) | tid;
+		tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	}
+	return tc;
+}
+
+/* A server request was read on `sk`: its span continues the caller's trace or starts one. */
+static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __u32 n,
+					   struct obi_trace *t)
+{
+	struct thread_ctx tc = { .sk = sk };
+	struct head_scan s;
+	__u32 at;
+
+	__builtin_memset(t, 0, sizeof(*t));
+	if (!scan_head(n, &s))
+		s.tp_count = 0;
+	if (s.tp_count == 1 && parse_traceparent(b, s.tp_val, n, t, &at)) {
+		t->state = OBI_TP_IDS | OBI_TP_REMOTE;
+	} else {
+		__builtin_memset(t, 0, sizeof(*t));
+		random_id(t->trace_id, 4);
+		t->flags = 1;
+		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
+	}
+	random_id(t->span_id, 2);
+	__builtin_memcpy(tc.trace_id, t->trace_id, 16);
+	__builtin_memcpy(tc.span_id, t->span_id, 8);
+	tc.flags = t->flags;
+	bpf_map_update_elem(&thread_ctx, &id, &tc, BPF_ANY);
+}
+
+/* The response on `sk` starts: the thread is done with that server span. */
+static __always_inline void server_response(__u64 id, __u64 sk)
+{
+	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
+
+	if (tc && tc->sk == sk)
+		bpf_map_delete_elem(&thread_ctx, &id);
+}
+
+#endif /* OBI_TRACECTX_BPF_H */

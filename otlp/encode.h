@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Spans and metric series as OTLP protobuf request bodies (ExportTraceServiceRequest,
+ * ExportMetricsServiceRequest), grouped by process: one ResourceSpans / ResourceMetrics per
+ * resource, one scope (obi, its version). Attribute names follow the OpenTelemetry semantic
+ * conventions for HTTP; strings taken from traffic are made valid UTF-8.
+ */
+#ifndef OBI_OTLP_ENCODE_H
+#define OBI_OTLP_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "resource.h"
+#include "span.h"
+
+#define OTLP_SCOPE_NAME "obi"
+#define OTLP_SDK_NAME	"obi" /* telemetry.sdk.name and telemetry.distro.name */
+
+struct otlp_encoder;
+
+/*
+ * resource_attributes: OTEL_RESOURCE_ATTRIBUTES ("k=v,..." already validated, may be NULL),
+ * added to every resource unless obi sets the key itself. host_name: NULL for gethostname().
+ */
+struct otlp_encoder *otlp_encoder_new(const char *resource_attributes, const char *host_name);
+void otlp_encoder_free(struct otlp_encoder *enc);
+
+struct otlp_span_ref {
+	const struct span *span;
+	const struct otlp_resource *res;
+};
+
+/* Packs n spans into a malloc'ed ExportTraceServiceRequest. Returns 0 or -ENOMEM. */
+int otlp_encode_traces(const struct otlp_encoder *enc, const struct otlp_span_ref *spans, size_t n,
+		       uint8_t **out, size_t *len);
+
+/* Packs n series into a malloc'ed ExportMetricsServiceRequest stamped now_unix_ns. */
+int otlp_encode_metrics(const struct otlp_encoder *enc, const struct otlp_series *series, size_t n,
+			uint64_t now_unix_ns, uint8_t **out, size_t *len);
+
+/* Reads a receiver's answer: rejected spans or data points and its message (partial success).
+ * traces: which response type. Returns 0, or -EINVAL when the body does not decode. */
+int otlp_decode_response(bool traces, const uint8_t *body, size_t len, int64_t *rejected, char *msg,
+			 size_t msg_size);
+
+/* Span name: "METHOD route", "METHOD" when the route is unknown, "HTTP" for unknown methods. */
+void otlp_span_name(const struct span *s, char *out, size_t size);
+/* Status ERROR: no response, a server answering >= 500, a client receiving >= 400. */
+bool otlp_span_is_error(const struct span *s);
+
+#endif /* OBI_OTLP_ENCODE_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+/* OTEL_TRACES_SAMPLER decisions for exported spans. */
+#include "sampler.h"
+
+#include <string.h>
+
+static const uint8_t no_parent[8];
+
+bool otlp_sampler_ratio_keep(double ratio, const uint8_t trace_id[16])
+{
+	uint64_t x = 0, bound;
+	int i;
+
+	if (ratio >= 1.0)
+		return true;
+	if (!(ratio > 0.0))
+		return false;
+	for (i = 8; i < 16; i++)
+		x = x << 8 | trace_id[i];
+	/* 63 bits keep the product exact enough in a double and below 2^64 */
+	bound = (uint64_t)(ratio * 9223372036854775808.0);
+	return (x >> 1) < bound;
+}
+
+bool otlp_sampler_keep(enum sampler_kind kind, double ratio, const struct span *s)
+{
+	bool has_parent = memcmp(s->parent_id, no_parent, sizeof(no_parent)) != 0;
+	bool parent_sampled = s->trace_flags & 1;
+
+	switch (kind) {
+	case SAMPLER_ALWAYS_ON:
+		return true;
+	case SAMPLER_ALWAYS_OFF:
+		return false;
+	case SAMPLER_TRACEIDRATIO:
+		return otlp_sampler_ratio_keep(ratio, s->trace_id);
+	case SAMPLER_PARENTBASED_ALWAYS_ON:
+		return has_parent ? parent_sampled : true;
+	case SAMPLER_PARENTBASED_ALWAYS_OFF:
+		return has_parent ? parent_sampled : false;
+	case SAMPLER_PARENTBASED_TRACEIDRATIO:
+		return has_parent ? parent_sampled : otlp_sampler_ratio_keep(ratio, s->trace_id);
+	}
+	return true;
+}

@@ -1,0 +1,853 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * OTLP encoding round trips through protobuf-c's decoder (every field of spans, resources and
+ * histograms), histogram bucket math, the series cap and TTL, the sampler, Retry-After, the
+ * outcome of HTTP answers, gzip, and the exporter's queue overflow counting.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include <curl/curl.h>
+
+#include "check.h"
+#include "config.h"
+#include "encode.h"
+#include "exporter.h"
+#include "http.h"
+#include "metrics.h"
+#include "metrics_service.pb-c.h"
+#include "resource.h"
+#include "sampler.h"
+#include "trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_trace_req;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest pb_metrics_req;
+typedef Opentelemetry__Proto__Metrics__V1__Metric pb_metric;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_point;
+
+#define T0 1765283285128844123ULL
+#define MS 1000000ULL
+
+#define STRING_VALUE OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+#define INT_VALUE    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+#define CUMULATIVE                                                                                 \
+	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+
+static const uint8_t trace_a[16] = {0x69, 0x97, 0x7b, 0xee, 0x0c, 0x29, 0x64, 0xb8,
+				    0xfe, 0x53, 0xcd, 0xd1, 0x6f, 0x8a, 0x9d, 0x19};
+static const uint8_t span_1[8] = {0x85, 0x6c, 0x9f, 0x70, 0x0e, 0x73, 0xbf, 0x0d};
+static const uint8_t span_2[8] = {0xca, 0xa7, 0xf1, 0xad, 0x1c, 0x68, 0xfa, 0x77};
+static const uint8_t span_3[8] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+
+static void set_addr(struct span_addr *a, const char *ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, ip, a->addr) == 1) {
+		a->family = AF_INET;
+	} else {
+		CHECK(inet_pton(AF_INET6, ip, a->addr) == 1);
+		a->family = AF_INET6;
+	}
+	a->port = port;
+}
+
+static void proc(struct proc_info *pi, uint32_t pid, const char *service, const char *lang)
+{
+	memset(pi, 0, sizeof(*pi));
+	pi->pid = pid;
+	snprintf(pi->exe, sizeof(pi->exe), "/usr/bin/%s", service);
+	snprintf(pi->comm, sizeof(pi->comm), "%s", service);
+	snprintf(pi->service_name, sizeof(pi->service_name), "%s", service);
+	snprintf(pi->language, sizeof(pi->language), "%s", lang);
+}
+
+/* A server span of GET /users/42 answered 200, 1.5 ms, from 10.0.0.2:40000 to :8080. */
+static void server_span(struct span *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = SPAN_SERVER;
+	s->start_ns = T0;
+	s->handler_ns = T0 + 100000;
+	s->end_ns = T0 + 1500000;
+	strcpy(s->method, "GET");
+	strcpy(s->path, "/users/42");
+	strcpy(s->route, "/users/*");
+	strcpy(s->host_header, "api.example:8080");
+	strcpy(s->user_agent, "curl/8.0");
+	s->status = 200;
+	s->req_body_size = 0;
+	s->resp_body_size = 1234;
+	set_addr(&s->local, "10.0.0.1", 8080);
+	set_addr(&s->remote, "10.0.0.2", 40000);
+	s->pid = 100;
+	s->tid = 101;
+	memcpy(s->trace_id, trace_a, 16);
+	memcpy(s->span_id, span_1, 8);
+	s->trace_flags = 1;
+}
+
+/* --- attribute lookups in decoded messages --------------------------------------------------- */
+
+static const pb_kv *find_kv(pb_kv **kv, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(kv[i]->key, key))
+			return kv[i];
+	return NULL;
+}
+
+/* Checks key = string value; reports the key on failure. */
+static void check_str_attr(pb_kv **kv, size_t n, const char *key, const char *want, int line)
+{
+	const pb_kv *a = find_kv(kv, n, key);
+
+	check_count++;
+	if (!a || a->value->value_case != STRING_VALUE || strcmp(a->value->string_value, want)) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: attribute %s: expected \"%s\", got %s%s%s\n", __FILE__,
+			line, key, want, a && a->value->value_case == STRING_VALUE ? "\"" : "",
+			!a				       ? "nothing"
+			: a->value->value_case == STRING_VALUE ? a->value->string_value
+							       : "a non-string",
+			a && a->value->value_case == STRING_VALUE ? "\"" : "");
+	}
+}
+
+static void check_int_attr(pb_kv **kv, size_t n, const char *key, int64_t want, int line)
+{
+	const pb_kv *a = find_kv(kv, n, key);
+
+	check_count++;
+	if (!a || a->value->value_case != INT_VALUE || a->value->int_value != want) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: attribute %s: expected int %lld, got %s %lld\n", __FILE__,
+			line, key, (long long)want, !a ? "nothing" : "",
+			a && a->value->value_case == INT_VALUE ? (long long)a->value->int_value
+							       : 0);
+	}
+}
+
+#define STR_ATTR(kv, n, key, want) check_str_attr(kv, n, key, want, __LINE__)
+#define INT_ATTR(kv, n, key, want) check_int_attr(kv, n, key, want, __LINE__)
+#define NO_ATTR(kv, n, key)	   CHECK(find_kv(kv, n, key) == NULL)
+
+static void check_resource(Opentelemetry__Proto__Resource__V1__Resource *r, uint32_t pid,
+			   const char *service, const char *lang)
+{
+	char buf[64];
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	/* obi's 12 attributes plus deployment.environment from OTEL_RESOURCE_ATTRIBUTES */
+	CHECK_INT(r->n_attributes, 13);
+	STR_ATTR(r->attributes, r->n_attributes, "service.name", service);
+	snprintf(buf, sizeof(buf), "testhost:%u", pid);
+	STR_ATTR(r->attributes, r->n_attributes, "service.instance.id", buf);
+	STR_ATTR(r->attributes, r->n_attributes, "host.name", "testhost");
+	STR_ATTR(r->attributes, r->n_attributes, "os.type", "linux");
+	INT_ATTR(r->attributes, r->n_attributes, "process.pid", pid);
+	STR_ATTR(r->attributes, r->n_attributes, "process.executable.name", service);
+	snprintf(buf, sizeof(buf), "/usr/bin/%s", service);
+	STR_ATTR(r->attributes, r->n_attributes, "process.executable.path", buf);
+	STR_ATTR(r->attributes, r->n_attributes, "telemetry.sdk.name", "obi");
+	STR_ATTR(r->attributes, r->n_attributes, "telemetry.sdk.language", lang);
+	STR_ATTR(r->attributes, r->n_attributes, "telemetry.sdk.version", OBI_VERSION);
+	STR_ATTR(r->attributes, r->n_attributes, "telemetry.distro.name", "obi");
+	STR_ATTR(r->attributes, r->n_attributes, "telemetry.distro.version", OBI_VERSION);
+	/* added by the user, percent-decoded; the user's service.name does not replace obi's */
+	STR_ATTR(r->attributes, r->n_attributes, "deployment.environment", "prod eu");
+}
+
+static struct otlp_encoder *test_encoder(void)
+{
+	struct otlp_encoder *enc =
+	    otlp_encoder_new("deployment.environment=prod%20eu, service.name=ignored", "testhost");
+
+	CHECK(enc != NULL);
+	return enc;
+}
+
+/* --- spans ------------------------------------------------------------------------------------ */
+
+static void test_encode_traces(void)
+{
+	struct otlp_encoder *enc = test_encoder();
+	struct proc_info pa, pb;
+	struct otlp_resource *ra, *rb;
+	struct span s[3];
+	struct otlp_span_ref refs[3];
+	pb_trace_req *req;
+	uint8_t *buf;
+	size_t len;
+	pb_span *sp;
+
+	proc(&pa, 100, "api", "python");
+	proc(&pb, 200, "proxy", "");
+	ra = otlp_resource_new(&pa);
+	rb = otlp_resource_new(&pb);
+
+	/* 0: server 200 with route; 1: client of another process, 404, child of span 0;
+	 * 2: server of the first process again, no response, odd method, bad UTF-8 in path */
+	server_span(&s[0]);
+	server_span(&s[1]);
+	s[1].kind = SPAN_CLIENT;
+	s[1].pid = 200;
+	strcpy(s[1].method, "POST");
+	strcpy(s[1].path, "/items");
+	s[1].route[0] = '\0';
+	strcpy(s[1].host_header, "[::1]:9000");
+	s[1].user_agent[0] = '\0';
+	s[1].status = 404;
+	s[1].req_body_size = 100;
+	s[1].resp_body_size = 9;
+	set_addr(&s[1].local, "::1", 50000);
+	set_addr(&s[1].remote, "::1", 9000);
+	memcpy(s[1].span_id, span_2, 8);
+	memcpy(s[1].parent_id, span_1, 8);
+	server_span(&s[2]);
+	strcpy(s[2].method, "PURGE");
+	strcpy(s[2].path, "/a\xff"
+			  "b");
+	s[2].route[0] = '\0';
+	s[2].host_header[0] = '\0';
+	s[2].status = 0;
+	s[2].end_ns = T0 - 5; /* out of order: clamped to the start */
+	memcpy(s[2].span_id, span_3, 8);
+	refs[0] = (struct otlp_span_ref){&s[0], ra};
+	refs[1] = (struct otlp_span_ref){&s[1], rb};
+	refs[2] = (struct otlp_span_ref){&s[2], ra};
+
+	CHECK_INT(otlp_encode_traces(enc, refs, 3, &buf, &len), 0);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, buf);
+	CHECK(req != NULL);
+	if (!req)
+		goto out;
+	/* one ResourceSpans per process, in the order first seen */
+	CHECK_INT(req->n_resource_spans, 2);
+	check_resource(req->resource_spans[0]->resource, 100, "api", "python");
+	check_resource(req->resource_spans[1]->resource, 200, "proxy", "generic");
+	CHECK_INT(req->resource_spans[0]->n_scope_spans, 1);
+	CHECK_INT(req->resource_spans[1]->n_scope_spans, 1);
+	CHECK_STR(req->resource_spans[0]->scope_spans[0]->scope->name, "obi");
+	CHECK_STR(req->resource_spans[0]->scope_spans[0]->scope->version, OBI_VERSION);
+	CHECK_INT(req->resource_spans[0]->scope_spans[0]->n_spans, 2);
+	CHECK_INT(req->resource_spans[1]->scope_spans[0]->n_spans, 1);
+
+	/* span 0: server, named after its route, UNSET status */
+	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+	CHECK_INT(sp->trace_id.len, 16);
+	CHECK(!memcmp(sp->trace_id.data, trace_a, 16));
+	CHECK_INT(sp->span_id.len, 8);
+	CHECK(!memcmp(sp->span_id.data, span_1, 8));
+	CHECK_INT(sp->parent_span_id.len, 0);
+	CHECK_INT(sp->flags, 1);
+	CHECK_STR(sp->name, "GET /users/*");
+	CHECK_INT(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER);
+	CHECK_INT(sp->start_time_unix_nano, T0);
+	CHECK_INT(sp->end_time_unix_nano, T0 + 1500000);
+	CHECK(sp->status != NULL);
+	CHECK_INT(sp->status->code,
+		  OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET);
+	CHECK_INT(sp->n_attributes, 13);
+	STR_ATTR(sp->attributes, sp->n_attributes, "http.request.method", "GET");
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.response.status_code", 200);
+	STR_ATTR(sp->attributes, sp->n_attributes, "url.path", "/users/42");
+	STR_ATTR(sp->attributes, sp->n_attributes, "url.scheme", "http");
+	STR_ATTR(sp->attributes, sp->n_attributes, "http.route", "/users/*");
+	STR_ATTR(sp->attributes, sp->n_attributes, "server.address", "api.example");
+	INT_ATTR(sp->attributes, sp->n_attributes, "server.port", 8080);
+	STR_ATTR(sp->attributes, sp->n_attributes, "client.address", "10.0.0.2");
+	STR_ATTR(sp->attributes, sp->n_attributes, "network.peer.address", "10.0.0.2");
+	INT_ATTR(sp->attributes, sp->n_attributes, "network.peer.port", 40000);
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.request.body.size", 0);
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.response.body.size", 1234);
+	STR_ATTR(sp->attributes, sp->n_attributes, "user_agent.original", "curl/8.0");
+	NO_ATTR(sp->attributes, sp->n_attributes, "http.request.method_original");
+
+	/* span 2: same process, no response (ERROR, no status attribute), unknown method */
+	sp = req->resource_spans[0]->scope_spans[0]->spans[1];
+	CHECK(!memcmp(sp->span_id.data, span_3, 8));
+	CHECK_STR(sp->name, "HTTP");
+	CHECK_INT(sp->end_time_unix_nano, T0);
+	CHECK_INT(sp->status->code,
+		  OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+	STR_ATTR(sp->attributes, sp->n_attributes, "http.request.method", "_OTHER");
+	STR_ATTR(sp->attributes, sp->n_attributes, "http.request.method_original", "PURGE");
+	NO_ATTR(sp->attributes, sp->n_attributes, "http.response.status_code");
+	NO_ATTR(sp->attributes, sp->n_attributes, "http.route");
+	STR_ATTR(sp->attributes, sp->n_attributes, "url.path",
+		 "/a\xef\xbf\xbd"
+		 "b");
+	STR_ATTR(sp->attributes, sp->n_attributes, "server.address", "10.0.0.1");
+
+	/* span 1: client of the other process, 404 is an error for a client, IPv6 */
+	sp = req->resource_spans[1]->scope_spans[0]->spans[0];
+	CHECK(!memcmp(sp->span_id.data, span_2, 8));
+	CHECK_INT(sp->parent_span_id.len, 8);
+	CHECK(!memcmp(sp->parent_span_id.data, span_1, 8));
+	CHECK_STR(sp->name, "POST");
+	CHECK_INT(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
+	CHECK_INT(sp->status->code,
+		  OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+	CHECK_INT(sp->n_attributes, 10);
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.response.status_code", 404);
+	STR_ATTR(sp->attributes, sp->n_attributes, "server.address", "::1");
+	INT_ATTR(sp->attributes, sp->n_attributes, "server.port", 9000);
+	STR_ATTR(sp->attributes, sp->n_attributes, "network.peer.address", "::1");
+	INT_ATTR(sp->attributes, sp->n_attributes, "network.peer.port", 9000);
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.request.body.size", 100);
+	INT_ATTR(sp->attributes, sp->n_attributes, "http.response.body.size", 9);
+	NO_ATTR(sp->attributes, sp->n_attributes, "client.address");
+	NO_ATTR(sp->attributes, sp->n_attributes, "user_agent.original");
+	NO_ATTR(sp->attributes, sp->n_attributes, "http.route");
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+out:
+	free(buf);
+	otlp_resource_put(ra);
+	otlp_resource_put(rb);
+	otlp_encoder_free(enc);
+}
+
+static void test_span_status_and_name(void)
+{
+	static const struct {
+		enum span_kind kind;
+		uint16_t status;
+		bool error;
+	} cases[] = {
+	    {SPAN_SERVER, 0, true},    {SPAN_SERVER, 200, false}, {SPAN_SERVER, 404, false},
+	    {SPAN_SERVER, 499, false}, {SPAN_SERVER, 500, true},  {SPAN_SERVER, 503, true},
+	    {SPAN_CLIENT, 0, true},    {SPAN_CLIENT, 200, false}, {SPAN_CLIENT, 399, false},
+	    {SPAN_CLIENT, 400, true},  {SPAN_CLIENT, 404, true},  {SPAN_CLIENT, 500, true},
+	};
+	struct span s;
+	char name[300];
+	size_t i;
+
+	server_span(&s);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s.kind = cases[i].kind;
+		s.status = cases[i].status;
+		if (otlp_span_is_error(&s) != cases[i].error)
+			fprintf(stderr, "kind %d status %u\n", s.kind, s.status);
+		CHECK(otlp_span_is_error(&s) == cases[i].error);
+	}
+	otlp_span_name(&s, name, sizeof(name));
+	CHECK_STR(name, "GET /users/*");
+	s.route[0] = '\0';
+	otlp_span_name(&s, name, sizeof(name));
+	CHECK_STR(name, "GET");
+	strcpy(s.method, "get"); /* methods are case-sensitive: not GET */
+	otlp_span_name(&s, name, sizeof(name));
+	CHECK_STR(name, "HTTP");
+	CHECK_STR(otlp_http_method("PATCH"), "PATCH");
+	CHECK_STR(otlp_http_method("OPTIONS"), "OPTIONS");
+	CHECK_STR(otlp_http_method("FOO"), "_OTHER");
+	CHECK_STR(otlp_http_method(""), "_OTHER");
+}
+
+/* --- metrics ---------------------------------------------------------------------------------- */
+
+static void test_bucket_index(void)
+{
+	/* bucket i holds (bounds[i-1], bounds[i]]: a value on a bound belongs to the lower one */
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, -1), 0);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 0), 0);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 1e-9), 1);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 0.005), 1);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 0.0051), 2);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 0.3), 8);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 10), 14);
+	CHECK_INT(otlp_bucket_index(otlp_duration_bounds, OTLP_DURATION_BOUNDS, 10.001), 15);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 0), 0);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 1), 1);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 32), 1);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 33), 2);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 1234), 7);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 8192), 9);
+	CHECK_INT(otlp_bucket_index(otlp_size_bounds, OTLP_SIZE_BOUNDS, 8193), 10);
+	/* the advised boundaries, as the issue lists them */
+	CHECK(otlp_duration_bounds[0] == 0 && otlp_duration_bounds[1] == 0.005 &&
+	      otlp_duration_bounds[7] == 0.25 && otlp_duration_bounds[14] == 10);
+	CHECK(otlp_size_bounds[0] == 0 && otlp_size_bounds[1] == 32 && otlp_size_bounds[9] == 8192);
+}
+
+static const pb_metric *find_metric(Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm,
+				    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sm->n_metrics; i++)
+		if (!strcmp(sm->metrics[i]->name, name))
+			return sm->metrics[i];
+	return NULL;
+}
+
+static void check_point_buckets(const pb_point *p, const uint64_t *want, size_t n, int line)
+{
+	size_t i;
+
+	check_count++;
+	if (p->n_bucket_counts != n) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: %zu buckets, expected %zu\n", __FILE__, line,
+			p->n_bucket_counts, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (p->bucket_counts[i] != want[i]) {
+			check_failures++;
+			fprintf(stderr, "%s:%d: bucket %zu: %llu, expected %llu\n", __FILE__, line,
+				i, (unsigned long long)p->bucket_counts[i],
+				(unsigned long long)want[i]);
+		}
+	}
+}
+
+static void test_encode_metrics(void)
+{
+	struct otlp_encoder *enc = test_encoder();
+	struct otlp_metrics *m = otlp_metrics_new(100);
+	struct proc_info pa, pb;
+	struct otlp_resource *ra, *rb;
+	struct otlp_series *snap;
+	pb_metrics_req *req;
+	Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm;
+	const pb_metric *met;
+	const pb_point *p;
+	struct span s;
+	uint8_t *buf;
+	size_t len, n, i;
+
+	proc(&pa, 100, "api", "python");
+	proc(&pb, 200, "proxy", "go");
+	ra = otlp_resource_new(&pa);
+	rb = otlp_resource_new(&pb);
+
+	/* api: three GETs of the route answered 200 (1.5 ms, 3 ms, 0.3 s), one 500; proxy: a client
+	 * call */
+	server_span(&s);
+	otlp_metrics_record(m, &s, ra);
+	s.end_ns = T0 + 3 * MS;
+	s.resp_body_size = 10;
+	otlp_metrics_record(m, &s, ra);
+	s.end_ns = T0 + 300 * MS;
+	s.resp_body_size = 100000;
+	otlp_metrics_record(m, &s, ra);
+	s.status = 500;
+	otlp_metrics_record(m, &s, ra);
+	server_span(&s);
+	s.kind = SPAN_CLIENT;
+	s.route[0] = '\0';
+	s.host_header[0] = '\0';
+	s.req_body_size = 33;
+	set_addr(&s.remote, "10.9.9.9", 9000);
+	otlp_metrics_record(m, &s, rb);
+	CHECK_INT(otlp_metrics_series(m), 3);
+
+	CHECK_INT(otlp_metrics_snapshot(m, &snap, &n), 0);
+	CHECK_INT(n, 3);
+	CHECK_INT(otlp_encode_metrics(enc, snap, n, T0 + 1000 * MS, &buf, &len), 0);
+	otlp_metrics_snapshot_free(snap, n);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+	    NULL, len, buf);
+	CHECK(req != NULL);
+	if (!req)
+		goto out;
+	CHECK_INT(req->n_resource_metrics, 2);
+	for (i = 0; i < req->n_resource_metrics; i++) {
+		Opentelemetry__Proto__Resource__V1__Resource *r =
+		    req->resource_metrics[i]->resource;
+		const pb_kv *pid = find_kv(r->attributes, r->n_attributes, "process.pid");
+
+		CHECK(pid != NULL);
+		if (!pid)
+			continue;
+		CHECK_INT(req->resource_metrics[i]->n_scope_metrics, 1);
+		sm = req->resource_metrics[i]->scope_metrics[0];
+		CHECK_STR(sm->scope->name, "obi");
+		CHECK_STR(sm->scope->version, OBI_VERSION);
+		if (pid->value->int_value == 100) {
+			uint64_t dur_200[16] = {[1] = 2, [8] = 1};
+			uint64_t resp_200[11] = {[1] = 1, [7] = 1, [10] = 1};
+			uint64_t req_200[11] = {[0] = 3};
+			const pb_point *ok = NULL, *err = NULL;
+			size_t k;
+
+			check_resource(r, 100, "api", "python");
+			CHECK_INT(sm->n_metrics, 3);
+			met = find_metric(sm, "http.server.request.duration");
+			CHECK(met && met->data_case ==
+					 OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM);
+			if (!met)
+				continue;
+			CHECK_STR(met->unit, "s");
+			CHECK_INT(met->histogram->aggregation_temporality, CUMULATIVE);
+			CHECK_INT(met->histogram->n_data_points, 2);
+			for (k = 0; k < met->histogram->n_data_points; k++) {
+				p = met->histogram->data_points[k];
+				if (find_kv(p->attributes, p->n_attributes,
+					    "http.response.status_code")
+					->value->int_value == 200)
+					ok = p;
+				else
+					err = p;
+			}
+			CHECK(ok && err);
+			if (!ok || !err)
+				continue;
+			CHECK_INT(ok->n_attributes, 4);
+			STR_ATTR(ok->attributes, ok->n_attributes, "http.request.method", "GET");
+			INT_ATTR(ok->attributes, ok->n_attributes, "http.response.status_code",
+				 200);
+			STR_ATTR(ok->attributes, ok->n_attributes, "http.route", "/users/*");
+			STR_ATTR(ok->attributes, ok->n_attributes, "url.scheme", "http");
+			CHECK(ok->has_count && ok->count == 3);
+			CHECK(ok->has_sum && fabs(ok->sum - (0.0015 + 0.003 + 0.3)) < 1e-9);
+			CHECK(ok->has_min && fabs(ok->min - 0.0015) < 1e-12);
+			CHECK(ok->has_max && fabs(ok->max - 0.3) < 1e-12);
+			CHECK_INT(ok->start_time_unix_nano, T0);
+			CHECK_INT(ok->time_unix_nano, T0 + 1000 * MS);
+			CHECK_INT(ok->n_explicit_bounds, 15);
+			CHECK(ok->explicit_bounds[1] == 0.005 && ok->explicit_bounds[14] == 10);
+			check_point_buckets(ok, dur_200, 16, __LINE__);
+			CHECK_INT(err->count, 1);
+			INT_ATTR(err->attributes, err->n_attributes, "http.response.status_code",
+				 500);
+
+			met = find_metric(sm, "http.server.response.body.size");
+			CHECK(met != NULL);
+			if (!met)
+				continue;
+			CHECK_STR(met->unit, "By");
+			for (k = 0, p = NULL; k < met->histogram->n_data_points; k++)
+				if (find_kv(met->histogram->data_points[k]->attributes,
+					    met->histogram->data_points[k]->n_attributes,
+					    "http.response.status_code")
+					->value->int_value == 200)
+					p = met->histogram->data_points[k];
+			CHECK(p != NULL);
+			if (!p)
+				continue;
+			CHECK_INT(p->n_explicit_bounds, 10);
+			CHECK(p->explicit_bounds[9] == 8192);
+			check_point_buckets(p, resp_200, 11, __LINE__);
+			CHECK(fabs(p->sum - 101244) < 1e-9 && p->min == 10 && p->max == 100000);
+			met = find_metric(sm, "http.server.request.body.size");
+			CHECK(met != NULL);
+			for (k = 0; met && k < met->histogram->n_data_points; k++) {
+				p = met->histogram->data_points[k];
+				if (p->count == 3) {
+					check_point_buckets(p, req_200, 11, __LINE__);
+					/* all zero: still sent (optional fields present at zero) */
+					CHECK(p->has_sum && p->sum == 0 && p->has_max &&
+					      p->max == 0);
+				}
+			}
+		} else {
+			uint64_t req_sz[11] = {[2] = 1};
+
+			CHECK_INT(pid->value->int_value, 200);
+			CHECK_INT(sm->n_metrics, 3);
+			CHECK(find_metric(sm, "http.server.request.duration") == NULL);
+			CHECK(find_metric(sm, "http.client.request.duration") != NULL);
+			CHECK(find_metric(sm, "http.client.response.body.size") != NULL);
+			met = find_metric(sm, "http.client.request.body.size");
+			CHECK(met != NULL);
+			if (!met)
+				continue;
+			CHECK_STR(met->unit, "By");
+			CHECK_INT(met->histogram->n_data_points, 1);
+			p = met->histogram->data_points[0];
+			CHECK_INT(p->n_attributes, 5);
+			STR_ATTR(p->attributes, p->n_attributes, "http.request.method", "GET");
+			INT_ATTR(p->attributes, p->n_attributes, "http.response.status_code", 200);
+			STR_ATTR(p->attributes, p->n_attributes, "url.scheme", "http");
+			STR_ATTR(p->attributes, p->n_attributes, "server.address", "10.9.9.9");
+			INT_ATTR(p->attributes, p->n_attributes, "server.port", 9000);
+			NO_ATTR(p->attributes, p->n_attributes, "http.route");
+			check_point_buckets(p, req_sz, 11, __LINE__);
+		}
+	}
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+	    req, NULL);
+out:
+	free(buf);
+	otlp_metrics_free(m);
+	otlp_resource_put(ra);
+	otlp_resource_put(rb);
+	otlp_encoder_free(enc);
+}
+
+static void test_series_cap_and_ttl(void)
+{
+	struct otlp_metrics *m = otlp_metrics_new(2);
+	struct proc_info pa, pb;
+	struct otlp_resource *ra, *rb;
+	struct span s;
+
+	proc(&pa, 100, "api", "python");
+	proc(&pb, 200, "proxy", "go");
+	ra = otlp_resource_new(&pa);
+	rb = otlp_resource_new(&pb);
+	server_span(&s);
+	otlp_metrics_record(m, &s, ra);
+	otlp_metrics_record(m, &s, ra); /* same series */
+	otlp_metrics_record(m, &s, rb); /* same attributes, other process: a series of its own */
+	CHECK_INT(otlp_metrics_series(m), 2);
+	s.status = 201;
+	otlp_metrics_record(m, &s, ra); /* a third series: over the cap, dropped and counted */
+	otlp_metrics_record(m, &s, ra);
+	CHECK_INT(otlp_metrics_series(m), 2);
+	CHECK_INT(otlp_metrics_dropped(m), 2);
+	/* the series hold references: the resources outlive the caller's */
+	CHECK_INT(ra->refs, 2);
+
+	/* ra's process exits at t=1000; TTL 500: kept at 1499, gone at 1500 */
+	ra->exited = true;
+	ra->exit_ns = 1000;
+	CHECK_INT(otlp_metrics_expire(m, 1499, 500), 0);
+	CHECK_INT(otlp_metrics_expire(m, 1500, 500), 1);
+	CHECK_INT(otlp_metrics_series(m), 1);
+	CHECK_INT(ra->refs, 1);
+	/* room again */
+	otlp_metrics_record(m, &s, rb);
+	CHECK_INT(otlp_metrics_series(m), 2);
+	otlp_metrics_free(m);
+	CHECK_INT(rb->refs, 1);
+	otlp_resource_put(ra);
+	otlp_resource_put(rb);
+}
+
+static void test_server_address(void)
+{
+	struct span s;
+	char out[128];
+
+	server_span(&s);
+	CHECK_STR(otlp_server_address(&s, &s.local, out, sizeof(out)), "api.example");
+	strcpy(s.host_header, "[2001:db8::1]:443");
+	CHECK_STR(otlp_server_address(&s, &s.local, out, sizeof(out)), "2001:db8::1");
+	strcpy(s.host_header, "2001:db8::1");
+	CHECK_STR(otlp_server_address(&s, &s.local, out, sizeof(out)), "2001:db8::1");
+	strcpy(s.host_header, "plain");
+	CHECK_STR(otlp_server_address(&s, &s.local, out, sizeof(out)), "plain");
+	s.host_header[0] = '\0';
+	CHECK_STR(otlp_server_address(&s, &s.local, out, sizeof(out)), "10.0.0.1");
+	CHECK_STR(otlp_server_address(&s, &s.remote, out, sizeof(out)), "10.0.0.2");
+	/* IPv4-mapped IPv6 is shown as IPv4, as the printer does */
+	set_addr(&s.remote, "::ffff:192.0.2.7", 1);
+	CHECK_STR(otlp_addr_str(&s.remote, out, sizeof(out)), "192.0.2.7");
+}
+
+/* --- sampler ---------------------------------------------------------------------------------- */
+
+static void trace_low(uint8_t id[16], uint64_t low)
+{
+	int i;
+
+	memset(id, 0xab, 8);
+	for (i = 15; i >= 8; i--, low >>= 8)
+		id[i] = (uint8_t)low;
+}
+
+static void test_sampler(void)
+{
+	struct span s;
+	int kept = 0, i;
+
+	server_span(&s);
+	/* ratio: the low 8 bytes >> 1 compared with ratio * 2^63 */
+	trace_low(s.trace_id, 0);
+	CHECK(otlp_sampler_ratio_keep(0.5, s.trace_id));
+	CHECK(!otlp_sampler_ratio_keep(0.0, s.trace_id));
+	trace_low(s.trace_id, 0x7ffffffffffffffeULL); /* >> 1 = 2^62 - 1: kept at 0.5 */
+	CHECK(otlp_sampler_ratio_keep(0.5, s.trace_id));
+	trace_low(s.trace_id, 0x8000000000000000ULL); /* >> 1 = 2^62: not kept at 0.5 */
+	CHECK(!otlp_sampler_ratio_keep(0.5, s.trace_id));
+	CHECK(otlp_sampler_ratio_keep(0.51, s.trace_id));
+	trace_low(s.trace_id, UINT64_MAX);
+	CHECK(!otlp_sampler_ratio_keep(0.999999, s.trace_id));
+	CHECK(otlp_sampler_ratio_keep(1.0, s.trace_id));
+	/* the high bytes do not matter */
+	memset(s.trace_id, 0, 8);
+	CHECK(!otlp_sampler_ratio_keep(0.999999, s.trace_id));
+	/* about the ratio over many ids, and deterministic */
+	for (i = 0; i < 10000; i++) {
+		trace_low(s.trace_id, (uint64_t)i * 0x9e3779b97f4a7c15ULL);
+		kept += otlp_sampler_ratio_keep(0.25, s.trace_id);
+		CHECK(otlp_sampler_ratio_keep(0.25, s.trace_id) ==
+		      otlp_sampler_ratio_keep(0.25, s.trace_id));
+	}
+	CHECK(kept > 2300 && kept < 2700);
+
+	/* root span (no parent) */
+	trace_low(s.trace_id, UINT64_MAX); /* dropped by any ratio below 1 */
+	CHECK(otlp_sampler_keep(SAMPLER_ALWAYS_ON, 0, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_ALWAYS_OFF, 1, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 0.5, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 1.0, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_OFF, 1, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 0.5, &s));
+	/* a sampled parent: parent-based samplers keep whatever the ratio says */
+	memcpy(s.parent_id, span_2, 8);
+	s.trace_flags = 1;
+	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_OFF, 0, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 0.0, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 0.5, &s));
+	/* a parent that was not sampled */
+	s.trace_flags = 0;
+	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 1, &s));
+	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 1.0, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_ALWAYS_ON, 0, &s));
+	CHECK(otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 1.0, &s));
+}
+
+/* --- HTTP helpers ----------------------------------------------------------------------------- */
+
+static void test_retry_after_and_outcome(void)
+{
+	struct otlp_response r = {.curl_code = CURLE_OK, .retry_after_ms = -1};
+	static const long retried[] = {429, 502, 503, 504};
+	static const long final[] = {400, 401, 403, 404, 413, 500, 501};
+	time_t now = 1445412480; /* Wed, 21 Oct 2015 07:28:00 GMT */
+	size_t i;
+
+	CHECK_INT(otlp_retry_after_ms("120", now), 120000);
+	CHECK_INT(otlp_retry_after_ms(" 0 ", now), 0);
+	CHECK_INT(otlp_retry_after_ms("Wed, 21 Oct 2015 07:28:30 GMT", now), 30000);
+	CHECK_INT(otlp_retry_after_ms("Wed, 21 Oct 2015 07:27:00 GMT", now), 0);
+	CHECK_INT(otlp_retry_after_ms("soon", now), -1);
+	CHECK_INT(otlp_retry_after_ms("12abc", now), -1);
+
+	for (r.status = 200; r.status < 300; r.status += 4)
+		CHECK_INT(otlp_http_outcome(&r), OTLP_SENT);
+	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
+		r.status = retried[i];
+		CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	}
+	for (i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
+		r.status = final[i];
+		CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
+	}
+	r.status = 0;
+	r.curl_code = CURLE_COULDNT_CONNECT;
+	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	r.curl_code = CURLE_OPERATION_TIMEDOUT;
+	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	r.curl_code = CURLE_RECV_ERROR;
+	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	r.curl_code = CURLE_UNSUPPORTED_PROTOCOL;
+	CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
+}
+
+static void test_gzip(void)
+{
+	uint8_t in[5000], back[6000], *z;
+	size_t zlen, i;
+	uLongf n = sizeof(back);
+	z_stream zs = {0};
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i % 7 == 0 ? i : 'a');
+	CHECK_INT(otlp_gzip(in, sizeof(in), &z, &zlen), 0);
+	CHECK(zlen > 18 && zlen < sizeof(in));
+	CHECK(z[0] == 0x1f && z[1] == 0x8b); /* gzip magic, not a zlib header */
+	CHECK_INT(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = z;
+	zs.avail_in = (uInt)zlen;
+	zs.next_out = back;
+	zs.avail_out = (uInt)n;
+	CHECK_INT(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	CHECK_INT(zs.total_out, sizeof(in));
+	CHECK(!memcmp(in, back, sizeof(in)));
+	inflateEnd(&zs);
+	free(z);
+	/* an empty body is still a valid gzip stream */
+	CHECK_INT(otlp_gzip(in, 0, &z, &zlen), 0);
+	CHECK(zlen >= 20);
+	free(z);
+}
+
+/* --- exporter queue ----------------------------------------------------------------------------*/
+
+static void test_queue_overflow(void)
+{
+	static char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
+			      "OTEL_BSP_MAX_QUEUE_SIZE=4", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2",
+			      NULL};
+	static char *argv[] = {"obi", NULL};
+	static struct obi_config cfg;
+	struct otlp_exporter *ex;
+	struct otlp_exporter_stats st;
+	struct proc_info pi;
+	struct span s;
+	int i;
+
+	CHECK_INT(config_load(&cfg, 1, argv, env, stderr), 0);
+	CHECK_INT(otlp_http_global_init(), 0);
+	/* not started: nothing drains the queue */
+	CHECK_INT(otlp_exporter_new(&cfg, &ex), 0);
+	if (!ex)
+		return;
+	proc(&pi, 100, "api", "python");
+	server_span(&s);
+	for (i = 0; i < 7; i++)
+		otlp_exporter_on_span(ex, &s, &pi);
+	otlp_exporter_get_stats(ex, &st);
+	CHECK_INT(st.spans_queued, 4);
+	CHECK_INT(st.spans_dropped, 3);
+	CHECK_INT(st.queue_len, 4);
+	CHECK_INT(st.queue_cap, 4);
+	/* metrics count every span, queued or not */
+	CHECK_INT(st.series, 1);
+	otlp_exporter_proc_exit(ex, 100);
+	otlp_exporter_stop(ex);
+
+	/* the sampler drops before the queue: counted as sampled out, not as dropped */
+	env[1] = "OTEL_TRACES_SAMPLER=always_off";
+	CHECK_INT(config_load(&cfg, 1, argv, env, stderr), 0);
+	CHECK_INT(otlp_exporter_new(&cfg, &ex), 0);
+	if (!ex)
+		return;
+	for (i = 0; i < 5; i++)
+		otlp_exporter_on_span(ex, &s, &pi);
+	otlp_exporter_get_stats(ex, &st);
+	CHECK_INT(st.spans_queued, 0);
+	CHECK_INT(st.spans_sampled_out, 5);
+	CHECK_INT(st.spans_dropped, 0);
+	CHECK_INT(st.series, 1);
+	otlp_exporter_stop(ex);
+}
+
+int main(void)
+{
+	test_encode_traces();
+	test_span_status_and_name();
+	test_bucket_index();
+	test_encode_metrics();
+	test_series_cap_and_ttl();
+	test_server_address();
+	test_sampler();
+	test_retry_after_and_outcome();
+	test_gzip();
+	test_queue_overflow();
+	return check_done("test_otlp");
+}
