@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * obi's settings. One table in config.c drives environment parsing, command-line flags,
- * validation and --help. Precedence: defaults < environment < flags.
+ * obi's settings. One table in config.c drives environment parsing, the YAML file, command-line
+ * flags, validation, --help, --help-markdown and --print-config.
+ * Precedence: defaults < YAML file < environment < flags.
  */
 #ifndef OBI_CONFIG_H
 #define OBI_CONFIG_H
@@ -26,6 +27,36 @@ static inline bool port_set_has(const struct port_set *ps, uint16_t port)
 {
 	return ps->bits[port >> 6] & (1ULL << (port & 63));
 }
+
+/*
+ * One entry of discovery.instrument or discovery.exclude_instrument in the YAML file: a process
+ * matches when it matches every criterion the entry sets (AND); a process is selected when it
+ * matches any instrument entry (OR) and no exclude entry. See selector.h.
+ */
+#define CONFIG_MAX_ENTRIES 16		/* per list */
+#define CONFIG_ENTRY_PIDS 64
+#define CONFIG_ENTRY_PIDNS 16
+#define CONFIG_ENTRY_EXE 1024
+#define CONFIG_ENTRY_NAME 128
+
+struct selector {
+	struct port_set ports;			/* open_ports: listens on one of them */
+	uint32_t pids[CONFIG_ENTRY_PIDS];	/* target_pids */
+	size_t n_pids;
+	uint64_t pidns[CONFIG_ENTRY_PIDNS];	/* target_pid_namespaces: namespace inodes */
+	size_t n_pidns;
+	char exe[CONFIG_ENTRY_EXE];		/* exe_path: glob on the executable path */
+	bool containers_only;			/* containers_only: not in obi's network namespace */
+	char name[CONFIG_ENTRY_NAME];		/* name: service name of what it selects */
+	unsigned line;				/* where it starts in the YAML file */
+};
+
+/* A list of entries; `set` tells an empty list given in the file from no list at all. */
+struct selector_list {
+	struct selector entry[CONFIG_MAX_ENTRIES];
+	size_t n;
+	bool set;
+};
 
 /* OTLP settings: OTEL_EXPORTER_OTLP_* and the batch, metric and sampler settings. */
 #define CONFIG_URL_MAX 1024
@@ -85,20 +116,29 @@ struct obi_config {
 	/* sampling of exported spans (printing and metrics see every span) */
 	enum sampler_kind sampler;		/* OTEL_TRACES_SAMPLER */
 	double sampler_ratio;			/* OTEL_TRACES_SAMPLER_ARG, default 1.0 */
+	/* YAML file (OTEL_EBPF_CONFIG_PATH, --config) and what only it can say */
+	char config_path[4096];			/* "" when none */
+	struct selector_list instrument;	/* discovery.instrument */
+	struct selector_list exclude;		/* discovery.exclude_instrument */
+	struct selector_list default_exclude;	/* discovery.default_exclude_instrument */
 	/* modes */
 	bool demo;				/* --demo, or no selector given */
 	bool help;
+	bool help_markdown;			/* --help-markdown */
+	bool print_config;			/* --print-config */
 	bool version;
 };
 
-/* True when at least one process selector is configured. */
+/* True when at least one process selector is configured (environment, flags or YAML). */
 bool config_has_selector(const struct obi_config *cfg);
 
 /*
- * Fills cfg from defaults, then the environment (envp: NULL-terminated "NAME=value" list,
- * normally `environ`), then argv. On a bad value it writes one line naming the variable or
- * flag and the accepted form to `err` and returns -EINVAL (the caller exits with code 2).
- * When no printer is chosen it defaults to text, or to disabled when spans are exported.
+ * Fills cfg from defaults, then the YAML file named by --config or OTEL_EBPF_CONFIG_PATH, then
+ * the environment (envp: NULL-terminated "NAME=value" list, normally `environ`), then argv. On a
+ * bad value it writes one line naming the variable, flag or file:line and key, and the accepted
+ * form, to `err` and returns -EINVAL (the caller exits with code 2). Warnings (unknown keys and
+ * variables, OBI keys obi does not support) go to `err` too. When no printer is chosen it
+ * defaults to text, or to disabled when spans are exported.
  */
 int config_load(struct obi_config *cfg, int argc, char **argv, char **envp, FILE *err);
 
@@ -124,5 +164,47 @@ bool config_otlp_enabled(const struct obi_config *cfg);
 
 /* Writes usage: every flag and every environment variable with its default. */
 void config_print_help(FILE *out);
+
+/* Writes the settings table as Markdown (the README's configuration reference). */
+void config_print_markdown(FILE *out);
+
+/* Writes the merged configuration as YAML that obi loads back (--print-config). Header values
+ * are shown as "***". */
+void config_print_yaml(const struct obi_config *cfg, FILE *out);
+
+/* --- for yaml_config.c: the settings table seen through YAML paths ("a.b.c") ------------- */
+
+enum config_yaml_kind {
+	CONFIG_YAML_NONE = 0,		/* no setting has this path */
+	CONFIG_YAML_SETTING,		/* a setting takes a scalar here */
+	CONFIG_YAML_LIST_SETTING,	/* a setting takes a scalar or a list of scalars here */
+	CONFIG_YAML_SECTION,		/* a mapping holding settings */
+};
+enum config_yaml_kind config_yaml_kind(const char *path);
+
+/* Applies a scalar to the setting at `path`, given at file:line. Returns 0 or -EINVAL (one line
+ * naming file, line, key and the accepted form written to err). */
+int config_yaml_set(struct obi_config *cfg, const char *path, const char *value, const char *file,
+		    unsigned line, FILE *err);
+
+/* The accepted form of the setting at `path`, for error lines; NULL if none. */
+const char *config_yaml_expected(const char *path);
+
+/* The accepted form of a discovery entry key; NULL for a key obi does not know. */
+const char *config_selector_expected(const char *key);
+
+/* The i-th YAML path of the table, or discovery entry key, or NULL past the last (for "did you
+ * mean"). */
+const char *config_yaml_path_at(size_t i);
+const char *config_selector_key_at(size_t i);
+
+/* Sets one key of a discovery entry from a scalar ("open_ports", "exe_path", "target_pids",
+ * "target_pid_namespaces", "containers_only", "name"). Returns 0, -ENOENT for a key obi does
+ * not know, or -EINVAL with the reason in why. */
+int config_selector_set(struct selector *s, const char *key, const char *value, char *why,
+			size_t why_size);
+
+/* True when the entry sets at least one criterion. */
+bool config_selector_has_criteria(const struct selector *s);
 
 #endif /* OBI_CONFIG_H */

@@ -578,7 +578,10 @@ void conn_tracker_close(struct conn_tracker *t, const struct obi_close_event *e)
 {
 	struct conn **p = conn_slot(t, e->sock_id);
 
-	if (*p)
+	/* Another process closing its copy of the socket (a forking server's parent, right after
+	 * handing the connection to a child) does not end the connection its owner still uses;
+	 * the owner's close, its exit or the idle sweep does. */
+	if (*p && (*p)->pid == e->hdr.pid)
 		conn_remove(t, p, e->hdr.ts_ns);
 }
 

@@ -2,11 +2,14 @@
 /*
  * Which processes are instrumented: the start-up scan of /proc (listening ports per network
  * namespace, pids, executables, PID namespaces), the processes the kernel selected by itself
- * (listen, fork), and forgetting the ones that exit. Keeps the traced_pids map in step.
+ * (listen, fork) or reported (listen on a watched port, exec), and forgetting the ones that
+ * exit. The rules are selector.h's; this file gathers the facts from /proc and keeps the
+ * traced_pids map in step.
  */
 #ifndef OBI_DISCOVERY_H
 #define OBI_DISCOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -26,8 +29,15 @@ int discovery_scan(struct discovery *d);
 int discovery_select(struct discovery *d, uint32_t pid, const char *why);
 
 void discovery_on_proc_new(struct discovery *d, const struct obi_proc_event *e);
+void discovery_on_listen(struct discovery *d, uint32_t pid, uint16_t port);
 void discovery_on_exec(struct discovery *d, uint32_t pid);
 void discovery_on_exit(struct discovery *d, uint32_t pid);
+
+/* False for a pid an exclude entry took out: its remaining events are not spans. */
+bool discovery_traced(struct discovery *d, uint32_t pid);
+
+/* Forgets excluded processes that are gone; call now and then. */
+void discovery_sweep(struct discovery *d);
 
 /* What is known of a selected pid (read from /proc on first use); never NULL. */
 const struct proc_info *discovery_proc(struct discovery *d, uint32_t pid);

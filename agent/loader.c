@@ -19,6 +19,7 @@
 #include "log.h"
 #include "obi.h"
 #include "obi.skel.h"
+#include "selector.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 #define BPFFS "/sys/fs/bpf"
@@ -66,7 +67,8 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
-static int configure(struct obi_bpf *skel, const struct obi_config *cfg)
+static int configure(struct obi_bpf *skel, const struct obi_config *cfg,
+		     const struct selector_kernel *plan)
 {
 	struct stat st;
 
@@ -77,24 +79,29 @@ static int configure(struct obi_bpf *skel, const struct obi_config *cfg)
 	skel->rodata->pidns_ino = st.st_ino;
 	skel->rodata->pidns_initial = st.st_ino == PROC_PID_INIT_INO;
 	skel->rodata->self_pid = getpid();
-	skel->rodata->want_pidns = cfg->n_pidns > 0;
-	skel->rodata->want_exec = cfg->exe_glob[0] != '\0';
+	skel->rodata->want_pidns = plan->n_pidns > 0;
+	skel->rodata->want_exec = plan->want_exec;
 	return 0;
 }
 
-static int fill_selectors(struct obi_bpf *skel, const struct obi_config *cfg)
+/* The kernel's share of the selection (selector.h): ports selected or watched at listen(),
+ * PID namespaces selected at fork. */
+static int fill_selectors(struct obi_bpf *skel, const struct selector_kernel *plan)
 {
 	int ports_fd = bpf_map__fd(skel->maps.selected_ports);
+	int watch_fd = bpf_map__fd(skel->maps.watched_ports);
 	int ns_fd = bpf_map__fd(skel->maps.selected_pidns);
 
 	for (__u32 w = 0; w < OBI_PORT_WORDS; w++) {
-		__u64 bits = cfg->open_ports.bits[w];
+		__u64 bits = plan->select_ports.bits[w], watch = plan->watch_ports.bits[w];
 
 		if (bits && bpf_map_update_elem(ports_fd, &w, &bits, BPF_ANY))
 			return -errno;
+		if (watch && bpf_map_update_elem(watch_fd, &w, &watch, BPF_ANY))
+			return -errno;
 	}
-	for (size_t i = 0; i < cfg->n_pidns; i++) {
-		__u32 inum = cfg->pidns[i];
+	for (size_t i = 0; i < plan->n_pidns; i++) {
+		__u32 inum = plan->pidns[i];
 		__u8 one = 1;
 
 		if (bpf_map_update_elem(ns_fd, &inum, &one, BPF_ANY))
@@ -106,6 +113,7 @@ static int fill_selectors(struct obi_bpf *skel, const struct obi_config *cfg)
 int loader_start(const struct obi_config *cfg, struct obi_bpf **out)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	static struct selector_kernel plan;
 	struct obi_bpf *skel;
 	int err;
 
@@ -119,7 +127,8 @@ int loader_start(const struct obi_config *cfg, struct obi_bpf **out)
 		log_error("open BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	err = configure(skel, cfg);
+	selector_kernel_plan(cfg, &plan);
+	err = configure(skel, cfg, &plan);
 	if (err)
 		goto cleanup;
 	err = obi_bpf__load(skel);
@@ -128,7 +137,7 @@ int loader_start(const struct obi_config *cfg, struct obi_bpf **out)
 			  "log)", strerror(-err));
 		goto cleanup;
 	}
-	err = fill_selectors(skel, cfg);
+	err = fill_selectors(skel, &plan);
 	if (err) {
 		log_error("fill selector maps: %s", strerror(-err));
 		goto cleanup;

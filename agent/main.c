@@ -63,8 +63,11 @@ static void sync_clock(struct agent *a)
 static void on_span(struct span *s, void *ctx)
 {
 	struct agent *a = ctx;
-	const struct proc_info *pi = discovery_proc(a->disc, s->pid);
+	const struct proc_info *pi;
 
+	if (!discovery_traced(a->disc, s->pid))
+		return;		/* made before an exclude entry took the process out */
+	pi = discovery_proc(a->disc, s->pid);
 	snprintf(s->service_name, sizeof(s->service_name), "%s", pi->service_name);
 	snprintf(s->language, sizeof(s->language), "%s", pi->language);
 	printer_print(a->cfg.trace_printer, s, stdout);
@@ -97,6 +100,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	case OBI_EV_EXEC:
 		discovery_on_exec(a->disc, h->pid);
+		return 0;
+	case OBI_EV_LISTEN:
+		if (size < sizeof(struct obi_proc_event))
+			goto bad;
+		discovery_on_listen(a->disc, h->pid, ((const struct obi_proc_event *)data)->port);
 		return 0;
 	case OBI_EV_PROC_EXIT:
 		conn_tracker_proc_exit(a->conns, h->pid, h->ts_ns);
@@ -150,6 +158,7 @@ static int run_loop(struct agent *a)
 
 			sync_clock(a);
 			conn_tracker_sweep(a->conns, now, IDLE_NS);
+			discovery_sweep(a->disc);
 			next_sweep = now + SWEEP_NS;
 		}
 	}
@@ -252,6 +261,14 @@ int main(int argc, char **argv)
 		return 2;
 	if (a.cfg.help) {
 		config_print_help(stdout);
+		return 0;
+	}
+	if (a.cfg.help_markdown) {
+		config_print_markdown(stdout);
+		return 0;
+	}
+	if (a.cfg.print_config) {
+		config_print_yaml(&a.cfg, stdout);
 		return 0;
 	}
 	if (a.cfg.version) {

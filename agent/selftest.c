@@ -252,7 +252,9 @@ static int child_main(int go_fd)
 	srv = accept(lst, NULL, NULL);
 	if (srv < 0)
 		return 1;
+	/* the responder writes head and body apart: no Nagle wait for a delayed ACK */
 	setsockopt(cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rc = check_post(cli, srv, sent, got, false);
 	if (!rc)
 		rc = check_post(cli, srv, sent, got, true);

@@ -65,49 +65,40 @@ static __always_inline bool http1_request_line(const __u8 *b, __s32 line_end)
 {
 	__u32 e = (__u32)line_end & (OBI_CAP_MAX - 1);
 
-	if (line_end < 16 || e < 16)
+	if (line_end < 10 || e < 10)	/* "GET / HTTP/1.1\r\n" ends at 15 */
 		return false;
 	return b[e - 1] == '\r' && b[e - 9] == 'H' && b[e - 8] == 'T' && b[e - 7] == 'T' &&
 	       b[e - 6] == 'P' && b[e - 5] == '/' && b[e - 4] == '1' && b[e - 3] == '.';
-}
-
-static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
-{
-	__u64 a0, a1, b0, b1;
-
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	barrier_var(a0);	/* or clang merges the compares into a memcmp call BPF lacks */
-	barrier_var(a1);
-	return a0 == b0 && a1 == b1;
 }
 
 /* Decides the ids of the client span a request starts and how its traceparent is carried. */
 static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n,
 						struct inject *inj)
 {
-	struct thread_ctx *tc = current_server(id);
 	struct obi_trace theirs = {};
+	struct parent_ctx tc = {};
 	struct head_scan s;
+	bool has_parent;
 	__u32 at = 0;
+	int tp_ok;
 
 	if (!scan_head(n, &s))
 		return;
+	tp_ok = s.tp_count == 1 && parse_traceparent(b, s.tp_val, n, &theirs, &at);
+	has_parent = current_server(id, path_hash(b, n), tp_ok ? theirs.trace_id : NULL, &tc);
 	random_id(inj->t.span_id, 2);
-	if (tc) {
-		__builtin_memcpy(inj->t.trace_id, tc->trace_id, 16);
-		__builtin_memcpy(inj->t.parent_id, tc->span_id, 8);
-		inj->t.flags = tc->flags;
+	if (has_parent) {
+		__builtin_memcpy(inj->t.trace_id, tc.trace_id, 16);
+		__builtin_memcpy(inj->t.parent_id, tc.span_id, 8);
+		inj->t.flags = tc.flags;
 		inj->t.state = OBI_TP_IDS | OBI_TP_LOCAL;
 	} else {
 		random_id(inj->t.trace_id, 4);
 		inj->t.flags = 1;
 		inj->t.state = OBI_TP_IDS;
 	}
-	if (s.tp_count == 1 && parse_traceparent(b, s.tp_val, n, &theirs, &at)) {
-		if (tc && same_trace(theirs.trace_id, tc->trace_id)) {
+	if (tp_ok) {
+		if (has_parent && same_trace(theirs.trace_id, tc.trace_id)) {
 			/* a proxy forwarding our own trace: point the parent at this span */
 			inj->mode = INJ_REWRITE;
 			inj->off = at + 36;
@@ -181,10 +172,12 @@ int obi_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+#define LINEAR_MAX 16384
+
 static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj)
 {
 	void *data, *data_end;
-	__u32 off = inj->off;
+	__u32 off = inj->off, size;
 
 	if (bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0))
 		return;
@@ -198,6 +191,11 @@ static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj
 	__builtin_memcpy(data, inj->hdr, OBI_TP_HEADER_LEN);
 	inj->done = 2;
 	count(OBI_CNT_INJECTED);
+	/* tcp_bpf sends each scatterlist element on its own, without MSG_MORE: the split at the
+	 * insertion point would go out as two segments, and Nagle would hold the second for a
+	 * delayed ACK (40 ms). One linear element keeps the request in one segment. */
+	size = msg->size;
+	bpf_msg_pull_data(msg, 0, size < LINEAR_MAX ? size : LINEAR_MAX, 0);
 	return;
 undo:
 	bpf_msg_pop_data(msg, off, OBI_TP_HEADER_LEN, 0);

@@ -27,6 +27,15 @@ struct {
 	__type(value, __u64);
 } selected_ports SEC(".maps");
 
+/* One bit per TCP port whose listeners user space must judge (a selector that also names an
+ * executable, pid or namespace): listen() on one is reported, not selected. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBI_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} watched_ports SEC(".maps");
+
 /* PID-namespace inodes whose processes are all selected. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -63,6 +72,12 @@ struct scratch {
 	/* results of a head scan live here, not on the stack: the verifier then sees them as
 	 * plain numbers and the scan loop converges after one pass */
 	struct head_scan scan;
+	/* the best thread_ctx slot found so far by a slot search (tracectx.bpf.h), same reason */
+	struct {
+		__u64 score;
+		__u32 best;
+		__u32 _pad;
+	} pick;
 };
 
 struct {

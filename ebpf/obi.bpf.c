@@ -36,7 +36,7 @@ struct syscall_args {
 	__u64 buf;
 	__u64 enter_ns;
 	__u32 fd;
-	__u32 iovcnt;
+	__u32 count;		/* BUF_PLAIN: bytes asked for; BUF_IOV: iovecs */
 	__u8 kind;
 	__u8 dir;
 	__u8 _pad[6];
@@ -50,19 +50,39 @@ struct {
 } syscall_args SEC(".maps");
 
 /* fd -> struct sock of the current task, or NULL when fd is not a TCP/IP socket. */
-static __always_inline struct sock *tcp_sock_of_fd(int fd)
+static __always_inline struct file *file_of_fd(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
 
 	if (fd < 0 || fd >= (int)BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* Kernels before 6.13 count file references in f_count (the number itself). */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* Closing fd drops the last reference to its file (not a dup'ed fd, not a copy a forked
+ * child still holds): the connection really ends. */
+static __always_inline bool last_reference(struct file *file)
+{
+	if (bpf_core_field_exists(file->f_ref))
+		return BPF_CORE_READ(file, f_ref.refcnt.counter) <= 0;	/* file_ref_t: 0 = one */
+	return BPF_CORE_READ((struct file___f_count *)file, f_count.counter) <= 1;
+}
+
+static __always_inline struct sock *tcp_sock_of_file(struct file *file)
+{
+	struct socket *sock;
+	struct sock *sk;
+
 	if (!file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
@@ -77,6 +97,11 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd)
 		return NULL;
 	}
 	return sk;
+}
+
+static __always_inline struct sock *tcp_sock_of_fd(int fd)
+{
+	return tcp_sock_of_file(file_of_fd(fd));
 }
 
 static __always_inline void read_addrs(struct sock *sk, struct obi_data_event *e)
@@ -133,8 +158,9 @@ static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __
 	__u64 iovp = a->buf;
 
 	if (a->kind == BUF_PLAIN) {
+		/* never past the caller's buffer: the page after it may not be mapped */
 		*base = a->buf;
-		*seg_len = ~0ULL;
+		*seg_len = a->count;
 		return 0;
 	}
 	if (a->kind == BUF_MSG) {
@@ -143,9 +169,9 @@ static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a->buf))
 			return -1;
 		iovp = (__u64)msg.msg_iov;
-		a->iovcnt = msg.msg_iovlen;
+		a->count = msg.msg_iovlen;
 	}
-	if (a->iovcnt == 0 || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
+	if (a->count == 0 || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
 		return -1;
 	a->buf = iovp;
 	*base = (__u64)iov.iov_base;
@@ -154,7 +180,7 @@ static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __
 }
 
 /* sys_enter_*: remember the arguments of a TCP I/O call of a selected process. */
-static __always_inline int enter_io(int fd, __u64 buf, __u32 iovcnt, __u8 kind, __u8 dir)
+static __always_inline int enter_io(int fd, __u64 buf, __u32 count, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct syscall_args a = {};
@@ -169,7 +195,7 @@ static __always_inline int enter_io(int fd, __u64 buf, __u32 iovcnt, __u8 kind, 
 	a.sk = (__u64)sk;
 	a.buf = buf;
 	a.fd = fd;
-	a.iovcnt = iovcnt;
+	a.count = count;
 	a.kind = kind;
 	a.dir = dir;
 	a.enter_ns = bpf_ktime_get_ns();
@@ -196,7 +222,7 @@ static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 
 		struct iovec iov = {};
 
 		for (__u32 i = 0; i < MAX_IOV; i++) {
-			if (i >= a->iovcnt)
+			if (i >= a->count)
 				return;
 			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
 				return;
@@ -218,14 +244,14 @@ static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 
 
 /* Attaches the span ids of a request start to its event, and keeps each thread's current
  * server span up to date. */
-static __always_inline void trace_context(__u64 id, const struct syscall_args *a, bool start,
-					  struct obi_data_event *e)
+static __always_inline void trace_context(__u64 id, const struct syscall_args *a, __u8 dir,
+					  bool start, struct obi_data_event *e)
 {
 	bool response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	struct inject *inj;
 
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
-	if (a->dir == OBI_DIR_SEND) {
+	if (dir == OBI_DIR_SEND) {
 		inj = bpf_map_lookup_elem(&pending_inject, &id);
 		if (inj) {
 			e->trace = inj->t;
@@ -241,7 +267,9 @@ static __always_inline void trace_context(__u64 id, const struct syscall_args *a
 }
 
 /* sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. */
-static __always_inline int exit_io(long ret)
+/* `dir` and `kind` are the program's own constants, so each program is verified only for the
+ * paths it can take (a third of the load time of one generic program each). */
+static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
@@ -257,14 +285,15 @@ static __always_inline int exit_io(long ret)
 	if (!ap)
 		return 0;
 	a = *ap;
+	a.kind = kind;	/* a constant from here on: the compiler drops the other kinds' code */
 	bpf_map_delete_elem(&syscall_args, &id);
 	if (ret <= 0 || !current_ids(&tgid, &tid)) {
-		if (a.dir == OBI_DIR_SEND)
+		if (dir == OBI_DIR_SEND)
 			bpf_map_delete_elem(&pending_inject, &id);
 		return 0;
 	}
 
-	if (a.kind != BUF_NONE) {
+	if (kind != BUF_NONE) {
 		if (first_segment(&a, &base, &seg_len))
 			return 0;
 		if (seg_len > (__u64)ret)
@@ -298,16 +327,16 @@ static __always_inline int exit_io(long ret)
 	read_addrs((struct sock *)a.sk, e);
 	e->fd = a.fd;
 	e->len = ret;
-	e->dir = a.dir;
-	e->flags = (start ? OBI_F_MSG_START : 0) | (a.kind == BUF_NONE ? OBI_F_SENDFILE : 0);
+	e->dir = dir;
+	e->flags = (start ? OBI_F_MSG_START : 0) | (kind == BUF_NONE ? OBI_F_SENDFILE : 0);
 	e->tail_len = 0;
-	if (a.dir == OBI_DIR_RECV)
+	if (dir == OBI_DIR_RECV)
 		conn->rx_total += ret;
 	else
 		conn->tx_total += ret;
 
-	cap = start ? OBI_CAP_START : OBI_CAP_CONT;
-	if (a.kind == BUF_NONE)
+	cap = !start ? OBI_CAP_CONT : head[0] == 'H' && head[1] == 'T' ? OBI_CAP_START : OBI_CAP_REQUEST;
+	if (kind == BUF_NONE)
 		cap = 0;
 	if (cap > seg_len)
 		cap = seg_len;
@@ -316,9 +345,9 @@ static __always_inline int exit_io(long ret)
 	if (cap && bpf_probe_read_user(e->data, cap, (void *)base))
 		cap = 0;
 	e->cap_len = cap;
-	if (a.kind != BUF_NONE)
+	if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
-	trace_context(id, &a, start, e);
+	trace_context(id, &a, dir, start, e);
 
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
 		count(OBI_CNT_RINGBUF_FULL);
@@ -333,28 +362,28 @@ static __always_inline int exit_io(long ret)
 	{                                                                           \
 		return enter_io(ctx->args[0], ctx->args[1], ctx->args[2], kind, dir); \
 	}
-#define EXIT(name)                                                    \
+#define EXIT(name, kind, dir)                                         \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
 	int trace_exit_##name(struct trace_event_raw_sys_exit *ctx) \
 	{                                                             \
-		return exit_io(ctx->ret);                             \
+		return exit_io(ctx->ret, dir, kind);                  \
 	}
 
 ENTER(read, BUF_PLAIN, OBI_DIR_RECV)
-EXIT(read)
+EXIT(read, BUF_PLAIN, OBI_DIR_RECV)
 ENTER(readv, BUF_IOV, OBI_DIR_RECV)
-EXIT(readv)
+EXIT(readv, BUF_IOV, OBI_DIR_RECV)
 ENTER(write, BUF_PLAIN, OBI_DIR_SEND)
-EXIT(write)
+EXIT(write, BUF_PLAIN, OBI_DIR_SEND)
 ENTER(writev, BUF_IOV, OBI_DIR_SEND)
-EXIT(writev)
+EXIT(writev, BUF_IOV, OBI_DIR_SEND)
 ENTER(sendto, BUF_PLAIN, OBI_DIR_SEND)
-EXIT(sendto)
+EXIT(sendto, BUF_PLAIN, OBI_DIR_SEND)
 ENTER(sendmsg, BUF_MSG, OBI_DIR_SEND)
-EXIT(sendmsg)
-EXIT(recvfrom)
-EXIT(recvmsg)
-EXIT(sendfile64)
+EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND)
+EXIT(recvfrom, BUF_PLAIN, OBI_DIR_RECV)
+EXIT(recvmsg, BUF_MSG, OBI_DIR_RECV)
+EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND)
 
 /* A MSG_PEEK read leaves the bytes queued: they are counted when really read. */
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
@@ -362,7 +391,7 @@ int trace_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[3] & MSG_PEEK)
 		return 0;
-	return enter_io(ctx->args[0], ctx->args[1], 0, BUF_PLAIN, OBI_DIR_RECV);
+	return enter_io(ctx->args[0], ctx->args[1], ctx->args[2], BUF_PLAIN, OBI_DIR_RECV);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
@@ -385,14 +414,16 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct obi_close_event *e;
 	struct obi_conn *conn;
+	struct file *file;
 	__u32 tgid, tid;
 	struct sock *sk;
 	__u64 key;
 
 	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
 		return 0;
-	sk = tcp_sock_of_fd(ctx->args[0]);
-	if (!sk)
+	file = file_of_fd(ctx->args[0]);
+	sk = tcp_sock_of_file(file);
+	if (!sk || !last_reference(file))
 		return 0;
 	key = (__u64)sk;
 	conn = bpf_map_lookup_elem(&conn_state, &key);
@@ -444,25 +475,33 @@ static __always_inline void select_pid(__u32 pid, __u32 ppid, __u16 port, __u8 r
 		emit_proc(OBI_EV_PROC_NEW, pid, ppid, port, reason);
 }
 
-/* listen() on a selected port selects the process before its first accept. */
+static __always_inline bool port_in(void *map, __u16 port)
+{
+	__u32 word = port >> 6;
+	__u64 *bits = bpf_map_lookup_elem(map, &word);
+
+	return bits && (*bits & (1ULL << (port & 63)));
+}
+
+/* listen() on a selected port selects the process before its first accept; on a watched port
+ * it is reported for user space to decide (selectors that combine a port with other things). */
 SEC("tracepoint/syscalls/sys_enter_listen")
 int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid, tid, word;
-	__u64 *bits;
+	__u32 tgid, tid;
 	struct sock *sk;
 	__u16 port;
 
-	if (!current_ids(&tgid, &tid) || pid_selected(tgid))
+	if (!current_ids(&tgid, &tid) || pid_selected(tgid) || tgid == self_pid)
 		return 0;
 	sk = tcp_sock_of_fd(ctx->args[0]);
 	if (!sk)
 		return 0;
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	word = port >> 6;
-	bits = bpf_map_lookup_elem(&selected_ports, &word);
-	if (bits && (*bits & (1ULL << (port & 63))))
+	if (port_in(&selected_ports, port))
 		select_pid(tgid, 0, port, OBI_SEL_LISTEN);
+	else if (port_in(&watched_ports, port))
+		emit_proc(OBI_EV_LISTEN, tgid, 0, port, OBI_SEL_LISTEN);
 	return 0;
 }
 
@@ -526,9 +565,15 @@ int BPF_PROG(trace_process_exec, struct task_struct *task, pid_t old_pid,
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(trace_process_exit, struct task_struct *task)
 {
-	__u32 tgid, tid;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid, tid, ktid = (__u32)id;
 
-	if (!current_ids(&tgid, &tid) || tgid != tid || !pid_selected(tgid))
+	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+		return 0;
+	/* every thread of a selected process: forget what was kept for it */
+	bpf_map_delete_elem(&thread_parent, &ktid);
+	bpf_map_delete_elem(&thread_ctx, &id);
+	if (tgid != tid)
 		return 0;
 	bpf_map_delete_elem(&traced_pids, &tgid);
 	emit_proc(OBI_EV_PROC_EXIT, tgid, 0, 0, 0);

@@ -13,11 +13,13 @@
 #include <linux/types.h>
 #endif
 
-/* Bytes copied from the first buffer of a syscall that starts an HTTP message. */
+/* Bytes copied from the first buffer of a syscall that starts an HTTP request (its whole head
+ * is wanted: traceparent may be anywhere in it), and one that starts a response. */
+#define OBI_CAP_REQUEST 4096
 #define OBI_CAP_START 1024
 /* Bytes copied from later buffers of a connection already seen speaking HTTP. */
 #define OBI_CAP_CONT 256
-#define OBI_CAP_MAX OBI_CAP_START
+#define OBI_CAP_MAX OBI_CAP_REQUEST
 /* Bytes kept from the end of every buffer (chunked-encoding terminator detection). */
 #define OBI_TAIL 8
 
@@ -29,6 +31,7 @@ enum obi_event_type {
 	OBI_EV_PROC_NEW = 3,	/* a process was selected in the kernel (listen, fork, pidns) */
 	OBI_EV_PROC_EXIT = 4,	/* a selected process exited */
 	OBI_EV_EXEC = 5,	/* some process called exec (only with exe selectors) */
+	OBI_EV_LISTEN = 6,	/* an unselected process listens on a watched port (obi_proc_event) */
 };
 
 enum obi_dir {
@@ -124,7 +127,7 @@ _Static_assert(sizeof(struct obi_close_event) == 56, "obi_close_event layout");
 struct obi_proc_event {
 	struct obi_event_hdr hdr;
 	__u32 ppid;		/* for OBI_SEL_FORK: the selected parent */
-	__u16 port;		/* for OBI_SEL_LISTEN: the selected port */
+	__u16 port;		/* for OBI_SEL_LISTEN and OBI_EV_LISTEN: the port */
 	__u8 reason;		/* enum obi_select_reason */
 	__u8 _pad;
 };

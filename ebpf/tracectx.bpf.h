@@ -9,19 +9,50 @@
 
 #include "maps.bpf.h"
 
-/* The server span a thread is handling: set when it reads a request, cleared when the
- * response on that socket starts. */
-struct thread_ctx {
+/* A server span a thread is handling: set when it reads the request, cleared when the response
+ * on that socket starts. */
+struct server_slot {
+	__u64 sk;		/* 0: free */
+	__u32 path_hash;	/* of the request target, to match a proxy's upstream request */
+	__u32 seq;		/* larger = read later */
 	__u8 trace_id[16];
 	__u8 span_id[8];
-	__u64 sk;
 	__u8 flags;
 	__u8 _pad[7];
 };
 
+/*
+ * An event-loop proxy (nginx, haproxy, Envoy) reads several requests before it forwards the
+ * first: each thread keeps the few it has in flight, and an upstream request is matched to
+ * the one with the same path (proxies forward paths), else to the newest.
+ */
+#define SERVER_SLOTS 16
+
+struct thread_ctx {
+	struct server_slot slot[SERVER_SLOTS];
+	__u32 seq;
+	__u32 _pad;
+};
+
+/* The span a client request is a child of. */
+struct parent_ctx {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 flags;
+};
+
+/* One all-zero thread_ctx: the value new thread_ctx entries start from (too big for the
+ * stack beside everything else). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct thread_ctx);
+} thread_ctx_zero SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);	/* threads of selected processes serving at once */
 	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
 	__type(value, struct thread_ctx);
 } thread_ctx SEC(".maps");
@@ -219,29 +250,175 @@ static __always_inline void random_id(__u8 *id, __u32 words)
 		id[0] = 1;	/* W3C: an all-zero id is invalid */
 }
 
-/* The server span the current thread (or the thread that created it) is handling. */
-static __always_inline struct thread_ctx *current_server(__u64 id)
+static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 {
-	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	barrier_var(a0);	/* or clang merges the compares into a memcmp call BPF lacks */
+	barrier_var(a1);
+	return a0 == b0 && a1 == b1;
+}
+
+/* FNV-1a of a request's path (up to '?' or ' ', at most 64 bytes); 0 when the target is not
+ * origin-form. */
+static __always_inline __u32 path_hash(const __u8 *b, __u32 n)
+{
+	__u32 h = 2166136261U, start = 0;
+
+	for (__u32 i = 1; i < 9; i++) {
+		if (i < n && b[i] == ' ') {
+			start = i + 1;
+			break;
+		}
+	}
+	if (!start || start >= n || b[start] != '/')
+		return 0;
+	for (__u32 i = 0; i < 64; i++) {
+		__u32 p = start + i;
+		__u8 c;
+
+		if (p >= n)
+			break;
+		c = b[p & (OBI_CAP_MAX - 1)];
+		if (c == ' ' || c == '?')
+			break;
+		h = (h ^ c) * 16777619U;
+	}
+	return h | 1;
+}
+
+/* A search of one thread's server slots: for a parent (pick) or for room (remember). */
+struct slot_search {
+	__u64 id;		/* thread_ctx key */
+	__u64 sk;		/* remember: the socket whose slot is reused */
+	__u32 hash;		/* pick: the client request's path hash */
+	__u8 remember;
+	__u8 by_trace;		/* pick: a slot of this trace wins */
+	__u8 _pad[2];
+	__u8 trace[16];
+};
+
+/*
+ * Scores slot i; the best so far is kept in the per-CPU scratch map, where the verifier sees
+ * plain numbers and the loop converges. A parent is the slot of the forwarded trace, else the
+ * newest of the same path, else the newest. Room is the socket's own slot, else a free one,
+ * else the oldest.
+ */
+static long score_slot(__u32 i, void *arg)
+{
+	struct slot_search *q = arg;
+	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &q->id);
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct server_slot *sl;
+	__u64 score;
+
+	if (!tc || !sc)
+		return 1;
+	sl = &tc->slot[i & (SERVER_SLOTS - 1)];
+	if (q->remember)
+		score = sl->sk == q->sk ? 3ULL << 32 : !sl->sk ? 2ULL << 32 : (1ULL << 32) - sl->seq;
+	else if (!sl->sk)
+		score = 0;
+	else
+		score = (__u64)(q->by_trace && same_trace(sl->trace_id, q->trace) ? 3
+				: sl->path_hash == q->hash			  ? 2
+										  : 1)
+				<< 32 |
+			sl->seq;
+	if (score > sc->pick.score) {
+		sc->pick.score = score;
+		sc->pick.best = i;
+	}
+	return 0;
+}
+
+/* Runs a slot search; returns the best slot's index, or -1 when no slot scored. */
+static __always_inline int search_slots(struct slot_search *q)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!sc)
+		return -1;
+	sc->pick.score = 0;
+	sc->pick.best = 0;
+	bpf_loop(SERVER_SLOTS, score_slot, q, 0);
+	return sc->pick.score ? (int)(sc->pick.best & (SERVER_SLOTS - 1)) : -1;
+}
+
+/* The server span the current thread (or the thread that created it) is handling, if any. */
+static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *trace,
+					   struct parent_ctx *out)
+{
+	struct slot_search q = { .hash = hash, .by_trace = trace != NULL };
 	__u32 tid = (__u32)id;
 
-	for (int i = 0; i < PARENT_LEVELS && !tc; i++) {
-		__u32 *parent = bpf_map_lookup_elem(&thread_parent, &tid);
+	if (trace)
+		__builtin_memcpy(q.trace, trace, 16);
+	for (int i = 0; i <= PARENT_LEVELS; i++) {
+		struct thread_ctx *tc;
+		__u32 *parent;
+		int best;
 
+		q.id = id;
+		best = search_slots(&q);
+		tc = bpf_map_lookup_elem(&thread_ctx, &id);
+		if (tc && best >= 0) {
+			struct server_slot *sl = &tc->slot[best & (SERVER_SLOTS - 1)];
+
+			__builtin_memcpy(out->trace_id, sl->trace_id, 16);
+			__builtin_memcpy(out->span_id, sl->span_id, 8);
+			out->flags = sl->flags;
+			return true;
+		}
+		parent = bpf_map_lookup_elem(&thread_parent, &tid);
 		if (!parent)
-			break;
+			return false;
 		tid = *parent;
 		id = (id & 0xffffffff00000000ULL) | tid;
-		tc = bpf_map_lookup_elem(&thread_ctx, &id);
 	}
-	return tc;
+	return false;
+}
+
+/* Stores a server span in the thread's slots. */
+static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
+					    const struct obi_trace *t)
+{
+	struct slot_search q = { .id = id, .sk = sk, .remember = 1 };
+	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	struct server_slot *sl;
+	int pick;
+
+	if (!tc) {
+		__u32 zero = 0;
+		struct thread_ctx *blank = bpf_map_lookup_elem(&thread_ctx_zero, &zero);
+
+		if (!blank)
+			return;
+		bpf_map_update_elem(&thread_ctx, &id, blank, BPF_NOEXIST);
+	}
+	pick = search_slots(&q);
+	tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	if (!tc || pick < 0)
+		return;
+	sl = &tc->slot[pick & (SERVER_SLOTS - 1)];
+	sl->sk = sk;
+	sl->path_hash = hash;
+	sl->seq = ++tc->seq;
+	__builtin_memcpy(sl->trace_id, t->trace_id, 16);
+	__builtin_memcpy(sl->span_id, t->span_id, 8);
+	sl->flags = t->flags;
 }
 
 /* A server request was read on `sk`: its span continues the caller's trace or starts one. */
 static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __u32 n,
 					   struct obi_trace *t)
 {
-	struct thread_ctx tc = { .sk = sk };
 	struct head_scan s;
 	__u32 at;
 
@@ -257,10 +434,7 @@ static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __
 		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
 	}
 	random_id(t->span_id, 2);
-	__builtin_memcpy(tc.trace_id, t->trace_id, 16);
-	__builtin_memcpy(tc.span_id, t->span_id, 8);
-	tc.flags = t->flags;
-	bpf_map_update_elem(&thread_ctx, &id, &tc, BPF_ANY);
+	remember_server(id, sk, path_hash(b, n), t);
 }
 
 /* The response on `sk` starts: the thread is done with that server span. */
@@ -268,8 +442,12 @@ static __always_inline void server_response(__u64 id, __u64 sk)
 {
 	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
 
-	if (tc && tc->sk == sk)
-		bpf_map_delete_elem(&thread_ctx, &id);
+	if (!tc)
+		return;
+	for (int i = 0; i < SERVER_SLOTS; i++) {
+		if (tc->slot[i].sk == sk)
+			tc->slot[i].sk = 0;
+	}
 }
 
 #endif /* OBI_TRACECTX_BPF_H */

@@ -7,6 +7,10 @@ packages=(
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	# OTLP export: protobuf-c (protoc-c generates C from proto/), libcurl
 	protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev
+	# the YAML configuration file
+	libyaml-dev
+	# examples: compose files validated with `docker-compose config` (no engine needed)
+	docker-compose
 	# fuzzing (libFuzzer runtime for clang 14)
 	libclang-rt-14-dev
 	# integration tests: real servers and clients
@@ -34,4 +38,10 @@ receiver="$(cd "$(dirname "$0")/.." && pwd)/test/integration/otlp_receiver"
 if [ ! -e "$receiver/node_modules/@opentelemetry/otlp-proto-exporter-base/package.json" ]; then
 	echo "installing: npm packages of $receiver (npm ci)"
 	(cd "$receiver" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# W3C interop test: a Node.js service instrumented with the OpenTelemetry JS SDK.
+sdk="$(cd "$(dirname "$0")/.." && pwd)/test/integration/node_sdk"
+if [ ! -d "$sdk/node_modules/@opentelemetry/sdk-trace-node" ]; then
+	echo "installing: npm packages of $sdk (npm ci)"
+	(cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi

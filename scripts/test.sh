@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs every test (unit, integration as root, fuzz).
+# Installs dependencies, builds, and runs every test: in build/ unit, integration (as root),
+# examples and fuzz (libFuzzer, OBI_FUZZ_SECONDS each); then the unit and integration tests
+# again against obi built with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
+# Extra arguments go to both ctest runs. OBI_ASAN=0 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh -DOBI_FUZZ=ON
-cd build
-ctest --output-on-failure "$@"
+rc=0
+(cd build && ctest --output-on-failure "$@") || rc=1
+
+if [ "${OBI_ASAN:-1}" != 0 ]; then
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBI_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j"$(nproc)"
+	# A finding aborts the process (a failed exit code, and the integration harness fails
+	# a test whose obi printed a sanitizer report); leaks are checked at every exit.
+	(cd build-asan &&
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		ctest --output-on-failure -L "unit|integration" "$@") || rc=1
+fi
+exit $rc

@@ -350,7 +350,7 @@ http {{
 
     def error_log(self):
         try:
-            with open(os.path.join(self.dir, "error.log")) as f:
+            with open(os.path.join(self.dir, "error.log"), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
@@ -822,6 +822,41 @@ def otlp_rss_kb(pid):
     fail(f"no VmRSS for pid {pid}")
 
 
+def _bpftool_json(*args):
+    check(shutil.which("bpftool"), "bpftool is not installed (scripts/install-deps.sh)")
+    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, stdin=subprocess.DEVNULL,
+                       timeout=60)
+    check(r.returncode == 0, f"bpftool {' '.join(args)} failed: "
+          f"{r.stderr.decode(errors='replace')}")
+    return json.loads(r.stdout)
+
+
+def bpf_maps_of(pid):
+    """{name: id} of the BPF maps of process `pid` (obi): the map_ids of the programs it holds
+    open (prog_id in /proc/<pid>/fdinfo) and the maps it holds open (map_id)."""
+    prog_ids, map_ids = set(), set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for key, ids in (("prog_id", prog_ids), ("map_id", map_ids)):
+            m = re.search(rf"^{key}:\s*(\d+)", text, re.M)
+            if m:
+                ids.add(int(m.group(1)))
+    for prog in _bpftool_json("prog", "show"):
+        if prog["id"] in prog_ids:
+            map_ids.update(prog.get("map_ids", []))
+    return {m["name"]: m["id"] for m in _bpftool_json("map", "show")
+            if m["id"] in map_ids and "name" in m}
+
+
+def bpf_map_entries(map_id):
+    """Number of entries in a BPF hash map (bpftool map dump)."""
+    return len(_bpftool_json("map", "dump", "id", str(map_id)))
+
+
 # --- span checks -------------------------------------------------------------------------------
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -965,6 +1000,30 @@ def _report_failure(header):
     print("\n".join(out), file=sys.stderr, flush=True)
 
 
+# An obi built with -DOBI_SANITIZE=ON (ASan + UBSan; scripts/test.sh's build-asan) reports on
+# stderr; a report fails the test even when obi was only stopped by the clean-up.
+_SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+                               r"|: runtime error: ")
+_sanitized = None
+
+
+def sanitized():
+    """True when OBI_BIN is built with AddressSanitizer: slower, and its RSS holds ASan's
+    quarantine, so memory bounds are looser."""
+    global _sanitized
+    if _sanitized is None:
+        try:
+            with open(OBI_BIN, "rb") as f:
+                _sanitized = b"__asan_init" in f.read()
+        except OSError:
+            _sanitized = False
+    return _sanitized
+
+
+def _sanitizer_findings():
+    return [o for o in _obis if any(_SANITIZER_REPORT.search(l) for l in o.err_lines)]
+
+
 def run(main, needs_root=True):
     """Runs main(); exit 0 on success, 77 on skip, 1 on failure (with a report)."""
     name = os.path.basename(sys.argv[0])
@@ -987,6 +1046,9 @@ def run(main, needs_root=True):
         code = 1
     finally:
         cleanup()
+    if code == 0 and _sanitizer_findings():
+        _report_failure(f"FAIL {name}: obi reported a sanitizer finding (see its stderr below)")
+        code = 1
     if code == 0:
         print(f"PASS {name}", flush=True)
     sys.exit(code)
@@ -1068,3 +1130,65 @@ def wait_propagation_on(obi):
     bad = [l for l in obi.stderr().splitlines() if "traceparent propagation OFF" in l]
     check(not bad, f"obi turned propagation off: {bad}")
     return obi.wait_stderr(PROPAGATION_ON, 5.0, "log line 'traceparent propagation on: ...'")
+
+
+def sockhash_cookies(obi):
+    """Socket cookies in the sock_hash obi pinned at /sys/fs/bpf/obi/sockhash-<pid> (the sockets
+    whose requests it may inject into), read with bpftool."""
+    path = f"/sys/fs/bpf/obi/sockhash-{obi.pid}"
+    check(shutil.which("bpftool"), "bpftool is not installed (scripts/install-deps.sh)")
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    check(r.returncode == 0, f"bpftool map dump pinned {path} failed: "
+          f"{r.stderr.decode(errors='replace')}")
+    return {int.from_bytes(bytes(int(b, 16) for b in e["key"]), sys.byteorder)
+            for e in json.loads(r.stdout)}
+
+
+def tcp_cookies(pid, peer_port):
+    """Socket cookies of `pid`'s established TCP connections to 127.0.0.1:peer_port (ss -e)."""
+    r = subprocess.run(["ss", "-Htnpe", "state", "established", "dst",
+                        f"127.0.0.1:{peer_port}"], capture_output=True, stdin=subprocess.DEVNULL,
+                       timeout=30)
+    check(r.returncode == 0, f"ss failed: {r.stderr.decode(errors='replace')}")
+    out = set()
+    for line in r.stdout.decode().splitlines():
+        m = re.search(r"\bsk:([0-9a-f]+)", line)
+        if m and re.search(rf"pid={pid},", line):
+            out.add(int(m.group(1), 16))
+    return out
+
+
+class CommandClient(Proc):
+    """A servers/ script driven by stdin lines that prints "READY pid=<pid>" and answers each
+    command with one "RESULT <json>" or "ERROR <json>" line (fionread_client.py,
+    http_writer.py)."""
+
+    def __init__(self, script, name=None, env=None):
+        super().__init__([PYTHON, "-u", os.path.join(SERVERS, script)],
+                         name=name or script.rsplit(".", 1)[0], env=env, stdin=True)
+        self.wait_output(r"^READY pid=\d+")
+        self.answers = 0
+
+    def cmd(self, line, timeout=90.0):
+        """Sends one command; returns (ok, the answer's JSON)."""
+        self.send_line(line)
+        self.answers += 1
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [l for l in self.output().splitlines() if l.startswith(("RESULT ", "ERROR "))]
+            if len(got) >= self.answers:
+                kind, _, payload = got[self.answers - 1].partition(" ")
+                return kind == "RESULT", json.loads(payload)
+            if not self.alive():
+                fail(f"{self.name} exited ({self.p.returncode}) during {line!r}:\n"
+                     f"{self.output()}")
+            if time.monotonic() > deadline:
+                fail(f"{self.name}: no answer to {line!r} within {timeout} s")
+            time.sleep(0.02)
+
+    def ok(self, line, timeout=90.0):
+        """cmd() that fails the test on an ERROR answer."""
+        good, r = self.cmd(line, timeout)
+        check(good, f"{self.name}: {line!r} failed: {r}")
+        return r

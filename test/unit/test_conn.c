@@ -67,12 +67,17 @@ static void text(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, u
 	data(t, sock, tid, dir, ts, s, strlen(s), OBI_CAP_START);
 }
 
-static void close_sock(struct conn_tracker *t, uint64_t sock, uint64_t ts)
+static void close_sock_by(struct conn_tracker *t, uint32_t pid, uint64_t sock, uint64_t ts)
 {
-	struct obi_close_event e = { .hdr = { .type = OBI_EV_CLOSE, .pid = 100, .ts_ns = ts },
+	struct obi_close_event e = { .hdr = { .type = OBI_EV_CLOSE, .pid = pid, .ts_ns = ts },
 				     .sock_id = sock };
 
 	conn_tracker_close(t, &e);
+}
+
+static void close_sock(struct conn_tracker *t, uint64_t sock, uint64_t ts)
+{
+	close_sock_by(t, 100, sock, ts);
 }
 
 static bool zero(const uint8_t *b, size_t n)
@@ -260,6 +265,28 @@ static void test_pipelined_traceparent(void)
 	conn_tracker_free(t);
 }
 
+/* A forking server: the parent (pid 99) closes its copy of the accepted socket while the child
+ * (pid 100, the events' pid) is between reading the request and answering it. */
+static void test_close_by_other_process(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	struct conn_stats st;
+
+	n_got = 0;
+	text(t, 9, 7, OBI_DIR_RECV, 100, "GET /pid HTTP/1.1\r\nHost: h\r\n\r\n");
+	close_sock_by(t, 99, 9, 150);
+	CHECK_INT(n_got, 0);
+	text(t, 9, 7, OBI_DIR_SEND, 200, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	CHECK_INT(n_got, 1);
+	CHECK_INT(got[0].status, 200);
+	CHECK_STR(got[0].path, "/pid");
+	close_sock(t, 9, 300);
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.conns, 0);
+	CHECK_INT(st.spans_unanswered, 0);
+	conn_tracker_free(t);
+}
+
 static void test_garbage(void)
 {
 	struct conn_tracker *t = conn_tracker_new(collect, NULL);
@@ -303,6 +330,7 @@ int main(void)
 	test_kernel_ids();
 	test_pipelined_traceparent();
 	test_garbage();
+	test_close_by_other_process();
 	test_traceparent_parse();
 	return check_done("test_conn");
 }

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Writes the seed corpora of fuzz_conn, fuzz_traceparent and fuzz_printer into corpus/.
+
+    python3 test/fuzz/make_seeds.py      # rewrites corpus/{conn,traceparent,printer}/seed_*
+
+The seeds are committed; rerun this after changing a target's input format. fuzz_conn's format
+is described in fuzz_conn.c (data_record, next_record); fuzz_printer reads a struct span
+(agent/span.h), mirrored here with ctypes so the layout is the C compiler's.
+"""
+import ctypes
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAP_MAX = 1024
+TP_IDS = 0x01
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed_" + name), "wb") as f:
+        f.write(data)
+
+
+# --- fuzz_conn --------------------------------------------------------------------------------
+
+def data(payload, sock=0, pid=0, send=False, start=None, lenmode=0, extra=0, sendfile=False,
+         step=1, ids=None, cap=None):
+    """One data record. `start` (OBI_F_MSG_START) defaults to "payload looks like a start"."""
+    if start is None:
+        start = payload[:5] == b"HTTP/" or payload.split(b" ", 1)[0] in (
+            b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT")
+    op = (sock & 3) << 3 | (pid & 1) << 5 | (1 << 6 if send else 0) | (0x80 if start else 0)
+    mode = lenmode | (4 if sendfile else 0) | (step & 15) << 4
+    cap = len(payload) if cap is None else cap
+    cap = min(cap, CAP_MAX)
+    tail = payload[-8:]
+    rec = struct.pack("<BBHHB", op, mode, cap, extra, len(tail)) + tail.ljust(8, b"\0")
+    if ids:
+        trace, span, parent, flags = ids
+        rec += bytes([TP_IDS]) + trace + span + parent + bytes([flags])
+    else:
+        rec += b"\0"
+    return rec + payload[:cap]
+
+
+def close(sock=0):
+    return bytes([5 | (sock & 3) << 3])
+
+
+def proc_exit(pid=0):
+    return bytes([6 | (pid & 1) << 5])
+
+
+def sweep(seconds, idle_code):
+    return bytes([7 | (idle_code & 31) << 3, seconds])
+
+
+GET = b"GET /users/123?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: curl/7.88\r\n\r\n"
+OK5 = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def conn_seeds():
+    ids = (bytes(range(1, 17)), bytes(range(17, 25)), bytes(8), 1)
+    seeds = {
+        "server_get": data(GET) + data(OK5, send=True),
+        "client_get": data(GET, send=True, ids=ids) + data(OK5),
+        "pipelined": data(GET * 3) + data(OK5 * 2, send=True) + data(OK5, send=True),
+        "split_head": data(GET[:20]) + data(GET[20:], start=False) + data(OK5, send=True),
+        "split_response": data(GET, send=True) + data(OK5[:10], start=True)
+        + data(OK5[10:], start=False),
+        "post_body": data(b"POST /api HTTP/1.1\r\nContent-Length: 300\r\n\r\n" + b"a" * 100)
+        + data(b"b" * 200, start=False) + data(b"HTTP/1.1 201 Created\r\nContent-Length: 0"
+                                                  b"\r\n\r\n", send=True),
+        "chunked": data(GET) + data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    b"5\r\nhello\r\n", send=True)
+        + data(b"0\r\n\r\n", send=True, start=False),
+        "chunked_tail_split": data(GET) + data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                               b"chunked\r\n\r\n3\r\nabc\r\n0\r", send=True)
+        + data(b"\n\r\n", send=True, start=False),
+        "until_close": data(b"GET / HTTP/1.0\r\n\r\n") + data(b"HTTP/1.0 200 OK\r\n\r\nbody",
+                                                             send=True)
+        + data(b"more", send=True, start=False) + close(),
+        "truncated_head": data(b"GET /big HTTP/1.1\r\nX-Long: " + b"x" * 900, lenmode=3,
+                               extra=17) + data(OK5, send=True),
+        "head_request": data(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
+        + data(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", send=True),
+        "continue": data(b"POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        + data(b"HTTP/1.1 100 Continue\r\n\r\n", send=True) + data(b"abc", start=False)
+        + data(b"HTTP/1.1 204 No Content\r\n\r\n", send=True),
+        "sendfile": data(GET) + data(b"HTTP/1.1 200 OK\r\nContent-Length: 36864\r\n\r\n",
+                                     send=True)
+        + data(b"", sendfile=True, send=True, lenmode=3, extra=9),
+        "unanswered_close": data(GET) + close(),
+        "unanswered_exit": data(GET, pid=1, sock=2) + proc_exit(1),
+        "sweep": data(GET) + sweep(200, 1),
+        "two_conns": data(GET, sock=0) + data(GET, sock=1, pid=1) + data(OK5, sock=1, pid=1,
+                                                                          send=True)
+        + data(OK5, sock=0, send=True) + close(0) + close(1),
+        "traceparent": data(b"GET / HTTP/1.1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-"
+                            b"b7ad6b7169203331-01\r\n\r\n") + data(OK5, send=True),
+        "garbage": data(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", start=False)
+        + data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        "orphan_response": data(OK5, send=True, start=True) + data(GET) + data(OK5, send=True),
+        "short_len": data(GET, lenmode=2, extra=30) + data(OK5, send=True),
+    }
+    many = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(35))
+    seeds["pipeline_overflow"] = (data(many[:CAP_MAX]) + data(many[:CAP_MAX])
+                                  + data(OK5 * 40, send=True, cap=CAP_MAX) + close())
+    for name, blob in seeds.items():
+        write("conn", name, blob)
+
+
+# --- fuzz_traceparent -------------------------------------------------------------------------
+
+def traceparent_seeds():
+    seeds = {
+        "valid": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "valid_unsampled": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        "upper": b"00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",
+        "zero_trace": b"00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "zero_parent": b"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+        "version_ff": b"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "future_version": b"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+        "short": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01",
+        "long": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-011",
+        "empty": b"",
+    }
+    for name, blob in seeds.items():
+        write("traceparent", name, blob)
+
+
+# --- fuzz_printer -----------------------------------------------------------------------------
+
+class SpanAddr(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_uint8), ("addr", ctypes.c_uint8 * 16),
+                ("port", ctypes.c_uint16)]
+
+
+class Span(ctypes.Structure):
+    """agent/span.h's struct span."""
+    _fields_ = [("kind", ctypes.c_int), ("start_ns", ctypes.c_uint64),
+                ("handler_ns", ctypes.c_uint64), ("end_ns", ctypes.c_uint64),
+                ("method", ctypes.c_char * 16), ("path", ctypes.c_char * 256),
+                ("route", ctypes.c_char * 256), ("host_header", ctypes.c_char * 128),
+                ("user_agent", ctypes.c_char * 128), ("status", ctypes.c_uint16),
+                ("error", ctypes.c_bool), ("req_body_size", ctypes.c_uint64),
+                ("resp_body_size", ctypes.c_uint64), ("local", SpanAddr),
+                ("remote", SpanAddr), ("pid", ctypes.c_uint32), ("tid", ctypes.c_uint32),
+                ("service_name", ctypes.c_char * 128), ("language", ctypes.c_char * 16),
+                ("trace_id", ctypes.c_uint8 * 16), ("span_id", ctypes.c_uint8 * 8),
+                ("parent_id", ctypes.c_uint8 * 8), ("trace_flags", ctypes.c_uint8)]
+
+
+def span(**kw):
+    s = Span()
+    s.kind, s.start_ns = 1, 1763866501968000000
+    s.handler_ns, s.end_ns = s.start_ns + 1000, s.start_ns + 20800173
+    s.method, s.path, s.route = b"GET", b"/api/items/1", b"/api/items/*"
+    s.host_header, s.user_agent = b"localhost:8080", b"curl/7.88.1"
+    s.status, s.req_body_size, s.resp_body_size = 200, 0, 21
+    s.local.family, s.local.port = 2, 8080
+    s.local.addr[:4] = [127, 0, 0, 1]
+    s.remote.family, s.remote.port = 2, 40650
+    s.remote.addr[:4] = [127, 0, 0, 1]
+    s.pid, s.tid = 11952, 11952
+    s.service_name, s.language = b"demo-backend", b"python"
+    s.trace_id[:] = range(1, 17)
+    s.span_id[:] = range(1, 9)
+    s.trace_flags = 1
+    for k, v in kw.items():
+        if isinstance(getattr(s, k), SpanAddr):
+            getattr(s, k).family = v[0]
+            getattr(s, k).addr[:] = v[1]
+        else:
+            setattr(s, k, v)
+    return bytes(s)
+
+
+def printer_seeds():
+    v6 = (10, list(range(16)))
+    mapped = (10, [0] * 10 + [0xff, 0xff, 10, 0, 0, 7])
+    seeds = {
+        "server": span(),
+        "client": span(kind=2, status=404, error=True),
+        "unanswered": span(status=0, error=True, end_ns=0),
+        "ipv6": span(local=v6, remote=mapped, host_header=b"[::1]:8080"),
+        "escapes": span(path=b'/a"b\\c\x01\x7f\xff\xc3\xa9\xe2\x82', user_agent=b"\tq\"\n",
+                        method=b"G\xe9T"),
+        "long_fields": span(path=b"/" + b"\x01" * 254, route=b"\xff" * 255,
+                            host_header=b"\"" * 127, user_agent=b"\x1f" * 127,
+                            service_name=b"\\" * 127, language=b"\x80" * 15),
+        "times": span(start_ns=2**64 - 1, handler_ns=5, end_ns=3),
+        "hours": span(end_ns=1763866501968000000 + 3725 * 10**9 + 5),
+        "small_buffer": span() + bytes([3]),
+    }
+    for name, blob in seeds.items():
+        write("printer", name, blob)
+
+
+if __name__ == "__main__":
+    conn_seeds()
+    traceparent_seeds()
+    printer_seeds()
