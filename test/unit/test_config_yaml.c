@@ -11,33 +11,12 @@
 
 #include "check.h"
 #include "config.h"
+#include "config_load.h"
 #include "yaml_config.h"
 
-#define ARGS(...) ((char *[]){ "obi", __VA_ARGS__, NULL })
-#define NO_ARGS ((char *[]){ "obi", NULL })
-#define ENV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define NO_ENV ((char *[]){ NULL })
 
-static struct obi_config cfg;
-static char errors[16384];
 static char dir[] = "/tmp/obi-test-yaml-XXXXXX";
 static char path[128];
-
-static int load(char **argv, char **envp)
-{
-	char *text = NULL;
-	size_t size = 0;
-	FILE *err = open_memstream(&text, &size);
-	int argc = 0, ret;
-
-	while (argv[argc])
-		argc++;
-	ret = config_load(&cfg, argc, argv, envp, err);
-	fclose(err);
-	snprintf(errors, sizeof(errors), "%s", text);
-	free(text);
-	return ret;
-}
 
 /* Writes the file and loads it with --config and the given environment. */
 static int load_yaml(const char *yaml, char **envp)

@@ -11,30 +11,9 @@
 
 #include "check.h"
 #include "config.h"
+#include "config_load.h"
 
-#define ARGS(...) ((char *[]){"obi", __VA_ARGS__, NULL})
-#define NO_ARGS	  ((char *[]){"obi", NULL})
-#define ENV(...)  ((char *[]){__VA_ARGS__, NULL})
-#define NO_ENV	  ((char *[]){NULL})
 
-static struct obi_config cfg;
-static char errors[8192];
-
-static int load(char **argv, char **envp)
-{
-	char *text = NULL;
-	size_t size = 0;
-	FILE *err = open_memstream(&text, &size);
-	int argc = 0, ret;
-
-	while (argv[argc])
-		argc++;
-	ret = config_load(&cfg, argc, argv, envp, err);
-	fclose(err);
-	snprintf(errors, sizeof(errors), "%s", text);
-	free(text);
-	return ret;
-}
 
 static void test_defaults(void)
 {
