@@ -10,8 +10,6 @@
 #include "config.h"
 #include "config_load.h"
 
-
-
 static int ports(const char *s, struct port_set *ps)
 {
 	memset(ps, 0, sizeof(*ps));

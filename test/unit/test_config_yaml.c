@@ -14,7 +14,6 @@
 #include "config_load.h"
 #include "yaml_config.h"
 
-
 static char dir[] = "/tmp/obi-test-yaml-XXXXXX";
 static char path[128];
 

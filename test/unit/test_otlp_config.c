@@ -13,8 +13,6 @@
 #include "config.h"
 #include "config_load.h"
 
-
-
 static void test_defaults(void)
 {
 	CHECK_INT(load(NO_ARGS, NO_ENV), 0);
