@@ -72,12 +72,6 @@ struct scratch {
 	/* results of a head scan live here, not on the stack: the verifier then sees them as
 	 * plain numbers and the scan loop converges after one pass */
 	struct head_scan scan;
-	/* the best thread_ctx slot found so far by a slot search (tracectx.bpf.h), same reason */
-	struct {
-		__u64 score;
-		__u32 best;
-		__u32 _pad;
-	} pick;
 };
 
 struct {

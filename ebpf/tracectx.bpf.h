@@ -9,28 +9,24 @@
 
 #include "maps.bpf.h"
 
-/* A server span a thread is handling: set when it reads the request, cleared when the response
- * on that socket starts. */
-struct server_slot {
-	__u64 sk;		/* 0: free */
-	__u32 path_hash;	/* of the request target, to match a proxy's upstream request */
-	__u32 seq;		/* larger = read later */
+/*
+ * The server spans a thread is handling: set when it reads a request, dropped when the
+ * response on that socket starts. An event-loop proxy (nginx, haproxy, Envoy) reads many
+ * requests before it forwards the first, so each is kept under (thread, path hash): an upstream
+ * request is matched to the one with its path (proxies forward paths), else to the thread's
+ * newest.
+ */
+struct server_span {
 	__u8 trace_id[16];
 	__u8 span_id[8];
+	__u64 sk;		/* the socket the request came on */
 	__u8 flags;
 	__u8 _pad[7];
 };
 
-/*
- * An event-loop proxy (nginx, haproxy, Envoy) reads several requests before it forwards the
- * first: each thread keeps the few it has in flight, and an upstream request is matched to
- * the one with the same path (proxies forward paths), else to the newest.
- */
-#define SERVER_SLOTS 16
-
-struct thread_ctx {
-	struct server_slot slot[SERVER_SLOTS];
-	__u32 seq;
+struct inflight_key {
+	__u64 id;		/* bpf_get_current_pid_tgid() of the reading thread */
+	__u32 path_hash;
 	__u32 _pad;
 };
 
@@ -41,20 +37,27 @@ struct parent_ctx {
 	__u8 flags;
 };
 
-/* One all-zero thread_ctx: the value new thread_ctx entries start from (too big for the
- * stack beside everything else). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct thread_ctx);
-} thread_ctx_zero SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);	/* threads of selected processes serving at once */
+	__uint(max_entries, 16384);
+	__type(key, struct inflight_key);
+	__type(value, struct server_span);
+} inflight SEC(".maps");
+
+/* Where a server socket's request is kept in `inflight`, to drop it when the response starts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* struct sock address */
+	__type(value, struct inflight_key);
+} inflight_of_sk SEC(".maps");
+
+/* Each thread's newest server span. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
 	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
-	__type(value, struct thread_ctx);
+	__type(value, struct server_span);
 } thread_ctx SEC(".maps");
 
 /* Thread -> the thread that created it, for work handed to a new thread. */
@@ -291,91 +294,50 @@ static __always_inline __u32 path_hash(const __u8 *b, __u32 n)
 	return h | 1;
 }
 
-/* A search of one thread's server slots: for a parent (pick) or for room (remember). */
-struct slot_search {
-	__u64 id;		/* thread_ctx key */
-	__u64 sk;		/* remember: the socket whose slot is reused */
-	__u32 hash;		/* pick: the client request's path hash */
-	__u8 remember;
-	__u8 by_trace;		/* pick: a slot of this trace wins */
-	__u8 _pad[2];
-	__u8 trace[16];
-};
-
-/*
- * Scores slot i; the best so far is kept in the per-CPU scratch map, where the verifier sees
- * plain numbers and the loop converges. A parent is the slot of the forwarded trace, else the
- * newest of the same path, else the newest. Room is the socket's own slot, else a free one,
- * else the oldest.
- */
-static long score_slot(__u32 i, void *arg)
+static __always_inline void parent_from(const struct server_span *sp, struct parent_ctx *out)
 {
-	struct slot_search *q = arg;
-	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &q->id);
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
-	struct server_slot *sl;
-	__u64 score;
-
-	if (!tc || !sc)
-		return 1;
-	sl = &tc->slot[i & (SERVER_SLOTS - 1)];
-	if (q->remember)
-		score = sl->sk == q->sk ? 3ULL << 32 : !sl->sk ? 2ULL << 32 : (1ULL << 32) - sl->seq;
-	else if (!sl->sk)
-		score = 0;
-	else
-		score = (__u64)(q->by_trace && same_trace(sl->trace_id, q->trace) ? 3
-				: sl->path_hash == q->hash			  ? 2
-										  : 1)
-				<< 32 |
-			sl->seq;
-	if (score > sc->pick.score) {
-		sc->pick.score = score;
-		sc->pick.best = i;
-	}
-	return 0;
+	__builtin_memcpy(out->trace_id, sp->trace_id, 16);
+	__builtin_memcpy(out->span_id, sp->span_id, 8);
+	out->flags = sp->flags;
 }
 
-/* Runs a slot search; returns the best slot's index, or -1 when no slot scored. */
-static __always_inline int search_slots(struct slot_search *q)
+/* The server span of thread `id` a client request with this path (and forwarded trace) is
+ * part of: the one its forwarded traceparent names, else the one of its path, else the
+ * thread's newest. */
+static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *trace,
+					     struct parent_ctx *out)
 {
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct inflight_key k = { .id = id, .path_hash = hash };
+	struct server_span *by_path = hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
+	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
 
-	if (!sc)
-		return -1;
-	sc->pick.score = 0;
-	sc->pick.best = 0;
-	bpf_loop(SERVER_SLOTS, score_slot, q, 0);
-	return sc->pick.score ? (int)(sc->pick.best & (SERVER_SLOTS - 1)) : -1;
+	if (trace && newest && same_trace(newest->trace_id, trace) &&
+	    !(by_path && same_trace(by_path->trace_id, trace))) {
+		parent_from(newest, out);
+		return true;
+	}
+	if (by_path) {
+		parent_from(by_path, out);
+		return true;
+	}
+	if (newest) {
+		parent_from(newest, out);
+		return true;
+	}
+	return false;
 }
 
 /* The server span the current thread (or the thread that created it) is handling, if any. */
 static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *trace,
 					   struct parent_ctx *out)
 {
-	struct slot_search q = { .hash = hash, .by_trace = trace != NULL };
 	__u32 tid = (__u32)id;
 
-	if (trace)
-		__builtin_memcpy(q.trace, trace, 16);
 	for (int i = 0; i <= PARENT_LEVELS; i++) {
-		struct thread_ctx *tc;
 		__u32 *parent;
-		int best;
 
-		q.id = id;
-		best = search_slots(&q);
-		tc = bpf_map_lookup_elem(&thread_ctx, &id);
-		if (tc && best >= 0) {
-			struct server_slot *sl = &tc->slot[best & (SERVER_SLOTS - 1)];
-
-			__builtin_memcpy(out->trace_id, sl->trace_id, 16);
-			__builtin_memcpy(out->span_id, sl->span_id, 8);
-			out->flags = sl->flags;
+		if (server_of_thread(id, hash, trace, out))
 			return true;
-		}
 		parent = bpf_map_lookup_elem(&thread_parent, &tid);
 		if (!parent)
 			return false;
@@ -385,34 +347,20 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 	return false;
 }
 
-/* Stores a server span in the thread's slots. */
+/* Keeps a server span for the client requests the thread will write. */
 static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
 					    const struct obi_trace *t)
 {
-	struct slot_search q = { .id = id, .sk = sk, .remember = 1 };
-	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
-	struct server_slot *sl;
-	int pick;
+	struct inflight_key k = { .id = id, .path_hash = hash };
+	struct server_span sp = { .sk = sk, .flags = t->flags };
 
-	if (!tc) {
-		__u32 zero = 0;
-		struct thread_ctx *blank = bpf_map_lookup_elem(&thread_ctx_zero, &zero);
-
-		if (!blank)
-			return;
-		bpf_map_update_elem(&thread_ctx, &id, blank, BPF_NOEXIST);
-	}
-	pick = search_slots(&q);
-	tc = bpf_map_lookup_elem(&thread_ctx, &id);
-	if (!tc || pick < 0)
+	__builtin_memcpy(sp.trace_id, t->trace_id, 16);
+	__builtin_memcpy(sp.span_id, t->span_id, 8);
+	bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
+	if (!hash)
 		return;
-	sl = &tc->slot[pick & (SERVER_SLOTS - 1)];
-	sl->sk = sk;
-	sl->path_hash = hash;
-	sl->seq = ++tc->seq;
-	__builtin_memcpy(sl->trace_id, t->trace_id, 16);
-	__builtin_memcpy(sl->span_id, t->span_id, 8);
-	sl->flags = t->flags;
+	bpf_map_update_elem(&inflight, &k, &sp, BPF_ANY);
+	bpf_map_update_elem(&inflight_of_sk, &sk, &k, BPF_ANY);
 }
 
 /* A server request was read on `sk`: its span continues the caller's trace or starts one. */
@@ -437,17 +385,23 @@ static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __
 	remember_server(id, sk, path_hash(b, n), t);
 }
 
-/* The response on `sk` starts: the thread is done with that server span. */
+/* The response on `sk` starts: its server span is no longer a parent for anything. */
 static __always_inline void server_response(__u64 id, __u64 sk)
 {
-	struct thread_ctx *tc = bpf_map_lookup_elem(&thread_ctx, &id);
+	struct inflight_key *k = bpf_map_lookup_elem(&inflight_of_sk, &sk);
+	struct server_span *sp;
 
-	if (!tc)
-		return;
-	for (int i = 0; i < SERVER_SLOTS; i++) {
-		if (tc->slot[i].sk == sk)
-			tc->slot[i].sk = 0;
+	if (k) {
+		struct inflight_key key = *k;
+
+		sp = bpf_map_lookup_elem(&inflight, &key);
+		if (sp && sp->sk == sk)
+			bpf_map_delete_elem(&inflight, &key);
+		bpf_map_delete_elem(&inflight_of_sk, &sk);
 	}
+	sp = bpf_map_lookup_elem(&thread_ctx, &id);
+	if (sp && sp->sk == sk)
+		bpf_map_delete_elem(&thread_ctx, &id);
 }
 
 #endif /* OBI_TRACECTX_BPF_H */
