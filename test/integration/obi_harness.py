@@ -356,22 +356,7 @@ http {{
             return ""
 
     def _wait_worker(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            workers = []
-            for c in children_of(self.pid):
-                try:
-                    with open(f"/proc/{c}/cmdline", "rb") as f:
-                        if f.read().startswith(b"nginx: worker process"):
-                            workers.append(c)
-                except OSError:
-                    pass
-            if len(workers) == 1:
-                return workers[0]
-            if time.monotonic() > deadline:
-                fail(f"nginx master {self.pid}: expected 1 worker, found {workers}; error.log:\n"
-                     f"{self.error_log()}")
-            time.sleep(0.02)
+        return wait_nginx_workers(self.pid, 1, self.error_log, timeout)[0]
 
 
 class NginxServer(Proc):
@@ -424,22 +409,28 @@ http {{
     error_log = Nginx.error_log
 
     def _wait_workers(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            workers = []
-            for c in children_of(self.pid):
-                try:
-                    with open(f"/proc/{c}/cmdline", "rb") as f:
-                        if f.read().startswith(b"nginx: worker process"):
-                            workers.append(c)
-                except OSError:
-                    pass
-            if len(workers) == self.n_workers:
-                return workers
-            if time.monotonic() > deadline:
-                fail(f"nginx master {self.pid}: expected {self.n_workers} workers, found "
-                     f"{workers}; error.log:\n{self.error_log()}")
-            time.sleep(0.02)
+        return wait_nginx_workers(self.pid, self.n_workers, self.error_log, timeout)
+
+
+def wait_nginx_workers(master, count, error_log, timeout=10.0):
+    """Waits until nginx master `master` has exactly `count` worker processes; returns their
+    pids. Fails (with nginx's error.log) when that does not happen within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = []
+        for c in children_of(master):
+            try:
+                with open(f"/proc/{c}/cmdline", "rb") as f:
+                    if f.read().startswith(b"nginx: worker process"):
+                        workers.append(c)
+            except OSError:
+                pass
+        if len(workers) == count:
+            return workers
+        if time.monotonic() > deadline:
+            fail(f"nginx master {master}: expected {count} worker(s), found {workers}; "
+                 f"error.log:\n{error_log()}")
+        time.sleep(0.02)
 
 
 def curl(url, *args, timeout=10):
