@@ -122,8 +122,9 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 	}
 }
 
-/* sys_enter of a send: plan the client span of a request start; sys_exit reports it. */
-static __always_inline void client_request(__u64 id, struct sock *sk, __u64 base, __u64 len)
+/* sys_enter of a send: plan the client span of a request start; sys_exit reports it. True
+ * when a plan was left in pending_inject. */
+static __always_inline bool client_request(__u64 id, struct sock *sk, __u64 base, __u64 len)
 {
 	__u32 zero = 0, n = len < OBI_CAP_MAX ? len : OBI_CAP_MAX;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -131,18 +132,17 @@ static __always_inline void client_request(__u64 id, struct sock *sk, __u64 base
 	__u8 *b;
 
 	if (!sc || n < 16)
-		return;
+		return false;
 	b = sc->e.data;
-	if (bpf_probe_read_user(b, n, (void *)base) || !http_start(b) ||
-	    (b[0] == 'H' && b[1] == 'T'))
-		return;		/* not a request (a response starts with "HTTP/") */
+	if (bpf_probe_read_user(b, n, (void *)base))
+		return false;
 	plan_client_request(id, b, n, &inj);
 	if (!inject_on)
 		inj.mode = INJ_NONE;
-	inj.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	inj.rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	inj.lport = sk->__sk_common.skc_num;
+	inj.rport = sk->__sk_common.skc_dport;
 	__builtin_memcpy(inj.head, b, 4);
-	bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY);
+	return bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY) == 0;
 }
 
 SEC("sockops")

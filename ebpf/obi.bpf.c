@@ -30,38 +30,46 @@ enum buf_kind {
 	BUF_NONE = 3,	/* sendfile: no user buffer */
 };
 
-/* What sys_enter_* saw, for sys_exit_* of the same thread. */
-struct syscall_args {
-	__u64 sk;
+/* Where a call's bytes are: read from the syscall's registers at exit (see io_args_now). */
+struct io_args {
 	__u64 buf;
-	__u64 enter_ns;
 	__u32 fd;
 	__u32 count;		/* BUF_PLAIN: bytes asked for; BUF_IOV: iovecs */
 	__u8 kind;
-	__u8 dir;
+};
+
+/* Per thread: what the sys_enter of a send left for its sys_exit. Task storage is freed with
+ * the thread and costs no hash lookup. */
+struct task_io {
+	__u64 enter_ns;
+	__u8 armed;		/* the enter of the current send ran */
+	__u8 pending;		/* ...and planned a client request in pending_inject */
 	__u8 _pad[6];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
-	__type(value, struct syscall_args);
-} syscall_args SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_io);
+} task_io SEC(".maps");
 
-/* fd -> struct sock of the current task, or NULL when fd is not a TCP/IP socket. */
+/* Kernel objects are read with plain loads through typed pointers (the verifier turns them
+ * into fault-safe loads), not with one bpf_probe_read_kernel() call per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define KERNEL_PTR(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+
+/* The file behind fd in the current task's table, or NULL. */
 static __always_inline struct file *file_of_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	__u64 file = 0;
 
-	if (fd < 0 || fd >= (int)BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || fd >= (int)fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
+	bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]);
+	return file ? KERNEL_PTR(struct file, file) : NULL;
 }
 
 /* Kernels before 6.13 count file references in f_count (the number itself). */
@@ -74,50 +82,55 @@ struct file___f_count {
 static __always_inline bool last_reference(struct file *file)
 {
 	if (bpf_core_field_exists(file->f_ref))
-		return BPF_CORE_READ(file, f_ref.refcnt.counter) <= 0;	/* file_ref_t: 0 = one */
-	return BPF_CORE_READ((struct file___f_count *)file, f_count.counter) <= 1;
+		return file->f_ref.refcnt.counter <= 0;	/* file_ref_t: 0 = one reference */
+	return ((struct file___f_count *)file)->f_count.counter <= 1;
 }
 
-static __always_inline struct sock *tcp_sock_of_file(struct file *file)
+/* The struct sock of a socket file, or NULL for any other file. */
+static __always_inline struct sock *sock_of_file(struct file *file)
 {
 	struct socket *sock;
-	struct sock *sk;
 
-	if (!file)
+	if (!file || (file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
-	    BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
-		count(OBI_CNT_NOT_TCP);
-		return NULL;
-	}
-	return sk;
+	sock = KERNEL_PTR(struct socket, file->private_data);
+	return sock->sk;
+}
+
+static __always_inline bool is_tcp(struct sock *sk)
+{
+	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP)
+		return true;
+	count(OBI_CNT_NOT_TCP);
+	return false;
 }
 
 static __always_inline struct sock *tcp_sock_of_fd(int fd)
 {
-	return tcp_sock_of_file(file_of_fd(fd));
+	struct sock *sk = sock_of_file(file_of_fd(fd));
+
+	return sk && is_tcp(sk) ? sk : NULL;
 }
 
 static __always_inline void read_addrs(struct sock *sk, struct obi_data_event *e)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sock_common *c = &sk->__sk_common;
+	__u16 family = c->skc_family;
+	__u32 *l = (__u32 *)e->local.addr, *r = (__u32 *)e->remote.addr;
 
 	e->local.family = family;
 	e->remote.family = family;
-	e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->local.port = c->skc_num;
+	e->remote.port = bpf_ntohs(c->skc_dport);
 	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&e->local.addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->remote.addr, sk, __sk_common.skc_v6_daddr);
+		for (int i = 0; i < 4; i++) {
+			l[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			r[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	} else {
-		BPF_CORE_READ_INTO((__u32 *)e->local.addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->remote.addr, sk, __sk_common.skc_daddr);
+		l[0] = c->skc_rcv_saddr;
+		r[0] = c->skc_daddr;
+		l[1] = l[2] = l[3] = r[1] = r[2] = r[3] = 0;
 	}
 }
 
@@ -151,8 +164,8 @@ static __always_inline bool http_start(const __u8 *b)
 #include "inject.bpf.h"
 
 
-/* Resolves the buffer of a call to its first segment and the segment holding its last byte. */
-static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __u64 *seg_len)
+/* Resolves the buffer of a call to its first segment. */
+static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *seg_len)
 {
 	struct iovec iov = {};
 	__u64 iovp = a->buf;
@@ -179,39 +192,42 @@ static __always_inline int first_segment(struct syscall_args *a, __u64 *base, __
 	return 0;
 }
 
-/* sys_enter_*: remember the arguments of a TCP I/O call of a selected process. */
-static __always_inline int enter_io(int fd, __u64 buf, __u32 count, __u8 kind, __u8 dir)
+/*
+ * sys_enter of a send by a selected process: note the time (a client span starts when its
+ * request is written) and, when the call starts an HTTP request, plan its client span and
+ * traceparent for the sk_msg program that runs inside the call. Receives need no enter
+ * program: their exit reads the arguments from the syscall's saved registers.
+ */
+static __always_inline int enter_send(int fd, __u64 buf, __u32 count, __u8 kind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args a = {};
+	struct io_args a = { .buf = buf, .count = count, .kind = kind };
+	__u64 base, seg_len;
+	struct task_io *io;
 	__u32 tgid, tid;
+	__u8 head[8];
 	struct sock *sk;
 
 	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
 		return 0;
-	sk = tcp_sock_of_fd(fd);
-	if (!sk)
+	io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!io)
 		return 0;
-	a.sk = (__u64)sk;
-	a.buf = buf;
-	a.fd = fd;
-	a.count = count;
-	a.kind = kind;
-	a.dir = dir;
-	a.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY);
-	if (dir == OBI_DIR_SEND && kind != BUF_NONE) {
-		struct syscall_args tmp = a;
-		__u64 base, seg_len;
-
-		if (!first_segment(&tmp, &base, &seg_len))
-			client_request(id, sk, base, seg_len);
-	}
+	io->enter_ns = bpf_ktime_get_ns();
+	io->armed = 1;
+	io->pending = 0;
+	if (first_segment(&a, &base, &seg_len) || seg_len < 16 ||
+	    bpf_probe_read_user(head, sizeof(head), (void *)base) || !http_start(head) ||
+	    (head[0] == 'H' && head[1] == 'T'))
+		return 0;	/* not a request (a response starts with "HTTP/") */
+	sk = tcp_sock_of_fd(fd);
+	if (sk && client_request(bpf_get_current_pid_tgid(), sk, base, seg_len))
+		io->pending = 1;
 	return 0;
 }
 
 /* Copies the last OBI_TAIL bytes moved by the call into e->tail. */
-static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 total,
+static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total,
 				      struct obi_data_event *e)
 {
 	__u64 end = base + total;
@@ -244,15 +260,15 @@ static __always_inline void read_tail(struct syscall_args *a, __u64 base, __u64 
 
 /* Attaches the span ids of a request start to its event, and keeps each thread's current
  * server span up to date. */
-static __always_inline void trace_context(__u64 id, const struct syscall_args *a, __u8 dir,
-					  bool start, struct obi_data_event *e)
+static __always_inline void trace_context(__u64 id, __u64 sk, __u8 dir, bool pending, bool start,
+					  struct obi_data_event *e)
 {
 	bool response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	struct inject *inj;
 
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
 	if (dir == OBI_DIR_SEND) {
-		inj = bpf_map_lookup_elem(&pending_inject, &id);
+		inj = pending ? bpf_map_lookup_elem(&pending_inject, &id) : NULL;
 		if (inj) {
 			e->trace = inj->t;
 			if (inj->done == 2)
@@ -260,38 +276,71 @@ static __always_inline void trace_context(__u64 id, const struct syscall_args *a
 			bpf_map_delete_elem(&pending_inject, &id);
 		}
 		if (response)
-			server_response(id, a->sk);
+			server_response(id, sk);
 	} else if (start && !response) {
-		server_request(id, a->sk, e->data, e->cap_len, &e->trace);
+		server_request(id, sk, e->data, e->cap_len, &e->trace);
 	}
 }
 
-/* sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. */
-/* `dir` and `kind` are the program's own constants, so each program is verified only for the
- * paths it can take (a third of the load time of one generic program each). */
-static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
-	struct syscall_args a;
-	struct obi_data_event *e;
-	struct scratch *sc;
-	struct obi_conn *conn, fresh = {};
-	__u64 base = 0, seg_len = 0, cap;
-	__u32 zero = 0, tgid, tid;
-	bool start = false;
-	__u8 head[8] = {};
+/*
+ * sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. The
+ * arguments come from the registers the syscall entry saved (x86-64: rdi, rsi, rdx, r10),
+ * which the read and write families leave as they were. `dir` and `kind` are the program's
+ * own constants, so each program is verified only for the paths it can take.
+ */
+enum peek_arg {
+	PEEK_NONE,	/* read, readv, writes */
+	PEEK_ARG3,	/* recvmsg(fd, msg, flags) */
+	PEEK_ARG4,	/* recvfrom(fd, buf, len, flags, ...) */
+};
 
-	if (!ap)
-		return 0;
-	a = *ap;
-	a.kind = kind;	/* a constant from here on: the compiler drops the other kinds' code */
-	bpf_map_delete_elem(&syscall_args, &id);
-	if (ret <= 0 || !current_ids(&tgid, &tid)) {
-		if (dir == OBI_DIR_SEND)
-			bpf_map_delete_elem(&pending_inject, &id);
+static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg peek)
+{
+	__u64 id = bpf_get_current_pid_tgid(), enter_ns = 0, base = 0, seg_len = 0, cap;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct io_args a = { .kind = kind };
+	struct obi_conn *conn, fresh = {};
+	struct task_io *io = NULL;
+	struct obi_data_event *e;
+	bool start = false, pending = false;
+	__u32 zero = 0, tgid, tid;
+	struct scratch *sc;
+	struct pt_regs *regs;
+	struct sock *sk;
+	__u8 head[8] = {};
+	__u64 key;
+
+	if (dir == OBI_DIR_SEND && kind != BUF_NONE) {
+		/* the enter ran only for a selected process */
+		io = bpf_task_storage_get(&task_io, task, 0, 0);
+		if (!io || !io->armed)
+			return 0;
+		io->armed = 0;
+		enter_ns = io->enter_ns;
+		pending = io->pending;
+		if (ret <= 0) {
+			if (pending)
+				bpf_map_delete_elem(&pending_inject, &id);
+			return 0;
+		}
+		if (!current_ids(&tgid, &tid))
+			return 0;
+	} else if (ret <= 0 || !current_ids(&tgid, &tid) || !pid_selected(tgid)) {
 		return 0;
 	}
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	a.fd = regs->di;
+	a.buf = regs->si;
+	a.count = regs->dx;
+	/* a MSG_PEEK read leaves the bytes queued: they are counted when really read */
+	if ((peek == PEEK_ARG3 && (regs->dx & MSG_PEEK)) ||
+	    (peek == PEEK_ARG4 && (regs->r10 & MSG_PEEK)))
+		return 0;
+	sk = sock_of_file(file_of_fd(a.fd));
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
 
 	if (kind != BUF_NONE) {
 		if (first_segment(&a, &base, &seg_len))
@@ -301,13 +350,13 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
 		if (seg_len >= 7 && !bpf_probe_read_user(head, sizeof(head), (void *)base))
 			start = http_start(head);
 	}
-	conn = bpf_map_lookup_elem(&conn_state, &a.sk);
+	conn = bpf_map_lookup_elem(&conn_state, &key);
 	if (!conn) {
-		if (!start)
+		if (!start || !is_tcp(sk))
 			return 0;	/* not (yet) an HTTP connection: nothing to say */
 		fresh.pid = tgid;
-		bpf_map_update_elem(&conn_state, &a.sk, &fresh, BPF_ANY);
-		conn = bpf_map_lookup_elem(&conn_state, &a.sk);
+		bpf_map_update_elem(&conn_state, &key, &fresh, BPF_ANY);
+		conn = bpf_map_lookup_elem(&conn_state, &key);
 		if (!conn)
 			return 0;
 	}
@@ -320,11 +369,11 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
 	e->hdr.pid = tgid;
 	e->hdr.tid = tid;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->sock_id = a.sk;
-	e->enter_ns = a.enter_ns;
+	e->sock_id = key;
+	e->enter_ns = enter_ns ? enter_ns : e->hdr.ts_ns;
 	e->rx_total = conn->rx_total;
 	e->tx_total = conn->tx_total;
-	read_addrs((struct sock *)a.sk, e);
+	read_addrs(sk, e);
 	e->fd = a.fd;
 	e->len = ret;
 	e->dir = dir;
@@ -347,7 +396,7 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
 	e->cap_len = cap;
 	if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
-	trace_context(id, &a, dir, start, e);
+	trace_context(id, key, dir, pending, start, e);
 
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
 		count(OBI_CNT_RINGBUF_FULL);
@@ -356,58 +405,33 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind)
 	return 0;
 }
 
-#define ENTER(name, kind, dir)                                                      \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                 \
-	int trace_enter_##name(struct trace_event_raw_sys_enter *ctx)               \
-	{                                                                           \
-		return enter_io(ctx->args[0], ctx->args[1], ctx->args[2], kind, dir); \
+#define ENTER_SEND(name, kind)                                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
+	int trace_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
+	{                                                                        \
+		return enter_send(ctx->args[0], ctx->args[1], ctx->args[2], kind); \
 	}
-#define EXIT(name, kind, dir)                                         \
+#define EXIT(name, kind, dir, peek)                                   \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
 	int trace_exit_##name(struct trace_event_raw_sys_exit *ctx) \
 	{                                                             \
-		return exit_io(ctx->ret, dir, kind);                  \
+		return exit_io(ctx->ret, dir, kind, peek);            \
 	}
 
-ENTER(read, BUF_PLAIN, OBI_DIR_RECV)
-EXIT(read, BUF_PLAIN, OBI_DIR_RECV)
-ENTER(readv, BUF_IOV, OBI_DIR_RECV)
-EXIT(readv, BUF_IOV, OBI_DIR_RECV)
-ENTER(write, BUF_PLAIN, OBI_DIR_SEND)
-EXIT(write, BUF_PLAIN, OBI_DIR_SEND)
-ENTER(writev, BUF_IOV, OBI_DIR_SEND)
-EXIT(writev, BUF_IOV, OBI_DIR_SEND)
-ENTER(sendto, BUF_PLAIN, OBI_DIR_SEND)
-EXIT(sendto, BUF_PLAIN, OBI_DIR_SEND)
-ENTER(sendmsg, BUF_MSG, OBI_DIR_SEND)
-EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND)
-EXIT(recvfrom, BUF_PLAIN, OBI_DIR_RECV)
-EXIT(recvmsg, BUF_MSG, OBI_DIR_RECV)
-EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND)
-
-/* A MSG_PEEK read leaves the bytes queued: they are counted when really read. */
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int trace_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[3] & MSG_PEEK)
-		return 0;
-	return enter_io(ctx->args[0], ctx->args[1], ctx->args[2], BUF_PLAIN, OBI_DIR_RECV);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int trace_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[2] & MSG_PEEK)
-		return 0;
-	return enter_io(ctx->args[0], ctx->args[1], 0, BUF_MSG, OBI_DIR_RECV);
-}
-
-/* sendfile(out_fd, in_fd, offset, count): body bytes with no user buffer. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int trace_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ctx->args[0], 0, 0, BUF_NONE, OBI_DIR_SEND);
-}
+EXIT(read, BUF_PLAIN, OBI_DIR_RECV, PEEK_NONE)
+EXIT(readv, BUF_IOV, OBI_DIR_RECV, PEEK_NONE)
+EXIT(recvfrom, BUF_PLAIN, OBI_DIR_RECV, PEEK_ARG4)
+EXIT(recvmsg, BUF_MSG, OBI_DIR_RECV, PEEK_ARG3)
+ENTER_SEND(write, BUF_PLAIN)
+EXIT(write, BUF_PLAIN, OBI_DIR_SEND, PEEK_NONE)
+ENTER_SEND(writev, BUF_IOV)
+EXIT(writev, BUF_IOV, OBI_DIR_SEND, PEEK_NONE)
+ENTER_SEND(sendto, BUF_PLAIN)
+EXIT(sendto, BUF_PLAIN, OBI_DIR_SEND, PEEK_NONE)
+ENTER_SEND(sendmsg, BUF_MSG)
+EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND, PEEK_NONE)
+/* sendfile(out_fd, in_fd, offset, count): body bytes with no user buffer */
+EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
@@ -422,7 +446,7 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
 		return 0;
 	file = file_of_fd(ctx->args[0]);
-	sk = tcp_sock_of_file(file);
+	sk = sock_of_file(file);	/* conn_state holds TCP sockets only */
 	if (!sk || !last_reference(file))
 		return 0;
 	key = (__u64)sk;
@@ -497,7 +521,7 @@ int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
 	sk = tcp_sock_of_fd(ctx->args[0]);
 	if (!sk)
 		return 0;
-	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	port = sk->__sk_common.skc_num;
 	if (port_in(&selected_ports, port))
 		select_pid(tgid, 0, port, OBI_SEL_LISTEN);
 	else if (port_in(&watched_ports, port))
