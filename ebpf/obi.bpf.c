@@ -38,22 +38,6 @@ struct io_args {
 	__u8 kind;
 };
 
-/* Per thread: what the sys_enter of a send left for its sys_exit. Task storage is freed with
- * the thread and costs no hash lookup. */
-struct task_io {
-	__u64 enter_ns;
-	__u8 armed;		/* the enter of the current send ran */
-	__u8 pending;		/* ...and planned a client request in pending_inject */
-	__u8 _pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct task_io);
-} task_io SEC(".maps");
-
 /* Kernel objects are read with plain loads through typed pointers (the verifier turns them
  * into fault-safe loads), not with one bpf_probe_read_kernel() call per field. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
@@ -201,16 +185,11 @@ static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *
 static __always_inline int enter_send(int fd, __u64 buf, __u32 count, __u8 kind)
 {
 	struct io_args a = { .buf = buf, .count = count, .kind = kind };
+	struct task_io *io = selected_task();
 	__u64 base, seg_len;
-	struct task_io *io;
-	__u32 tgid, tid;
 	__u8 head[8];
 	struct sock *sk;
 
-	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
-		return 0;
-	io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!io)
 		return 0;
 	io->enter_ns = bpf_ktime_get_ns();
@@ -260,8 +239,8 @@ static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total
 
 /* Attaches the span ids of a request start to its event, and keeps each thread's current
  * server span up to date. */
-static __always_inline void trace_context(__u64 id, __u64 sk, __u8 dir, bool pending, bool start,
-					  struct obi_data_event *e)
+static __always_inline void trace_context(__u64 id, __u64 sk, struct obi_conn *conn, __u8 dir,
+					  bool pending, bool start, struct obi_data_event *e)
 {
 	bool response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	struct inject *inj;
@@ -276,9 +255,9 @@ static __always_inline void trace_context(__u64 id, __u64 sk, __u8 dir, bool pen
 			bpf_map_delete_elem(&pending_inject, &id);
 		}
 		if (response)
-			server_response(id, sk);
+			server_response(id, sk, conn);
 	} else if (start && !response) {
-		server_request(id, sk, e->data, e->cap_len, &e->trace);
+		server_request(id, sk, conn, e->data, e->cap_len, &e->trace);
 	}
 }
 
@@ -323,11 +302,11 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg 
 				bpf_map_delete_elem(&pending_inject, &id);
 			return 0;
 		}
-		if (!current_ids(&tgid, &tid))
-			return 0;
-	} else if (ret <= 0 || !current_ids(&tgid, &tid) || !pid_selected(tgid)) {
+	} else if (ret <= 0 || !(io = selected_task())) {
 		return 0;
 	}
+	tgid = io->tgid;
+	tid = io->tid;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	a.fd = regs->di;
@@ -396,7 +375,7 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg 
 	e->cap_len = cap;
 	if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
-	trace_context(id, key, dir, pending, start, e);
+	trace_context(id, key, conn, dir, pending, start, e);
 
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
 		count(OBI_CNT_RINGBUF_FULL);
@@ -436,14 +415,14 @@ EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)
 SEC("tracepoint/syscalls/sys_enter_close")
 int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
+	struct task_io *io = selected_task();
 	struct obi_close_event *e;
 	struct obi_conn *conn;
 	struct file *file;
-	__u32 tgid, tid;
 	struct sock *sk;
 	__u64 key;
 
-	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+	if (!io)
 		return 0;
 	file = file_of_fd(ctx->args[0]);
 	sk = sock_of_file(file);	/* conn_state holds TCP sockets only */
@@ -456,8 +435,8 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		e->hdr.type = OBI_EV_CLOSE;
-		e->hdr.pid = tgid;
-		e->hdr.tid = tid;
+		e->hdr.pid = io->tgid;
+		e->hdr.tid = io->tid;
 		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->sock_id = key;
 		e->rx_total = conn->rx_total;
@@ -495,8 +474,10 @@ static __always_inline void select_pid(__u32 pid, __u32 ppid, __u16 port, __u8 r
 
 	if (pid == self_pid)
 		return;
-	if (bpf_map_update_elem(&traced_pids, &pid, &info, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&traced_pids, &pid, &info, BPF_NOEXIST) == 0) {
+		selection_changed();
 		emit_proc(OBI_EV_PROC_NEW, pid, ppid, port, reason);
+	}
 }
 
 static __always_inline bool port_in(void *map, __u16 port)
@@ -600,6 +581,7 @@ int BPF_PROG(trace_process_exit, struct task_struct *task)
 	if (tgid != tid)
 		return 0;
 	bpf_map_delete_elem(&traced_pids, &tgid);
+	selection_changed();
 	emit_proc(OBI_EV_PROC_EXIT, tgid, 0, 0, 0);
 	return 0;
 }

@@ -14,14 +14,15 @@
  * response on that socket starts. An event-loop proxy (nginx, haproxy, Envoy) reads many
  * requests before it forwards the first, so each is kept under (thread, path hash): an upstream
  * request is matched to the one with its path (proxies forward paths), else to the thread's
- * newest.
+ * newest. The socket's conn_state entry says where its request is kept.
  */
 struct server_span {
 	__u8 trace_id[16];
 	__u8 span_id[8];
 	__u64 sk;		/* the socket the request came on */
 	__u8 flags;
-	__u8 _pad[7];
+	__u8 live;		/* thread_ctx: 0 once its response started */
+	__u8 _pad[6];
 };
 
 struct inflight_key {
@@ -44,15 +45,8 @@ struct {
 	__type(value, struct server_span);
 } inflight SEC(".maps");
 
-/* Where a server socket's request is kept in `inflight`, to drop it when the response starts. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);		/* struct sock address */
-	__type(value, struct inflight_key);
-} inflight_of_sk SEC(".maps");
-
-/* Each thread's newest server span. */
+/* Each thread's newest server span (updated in place, not deleted, while the thread lives:
+ * a hash update or delete takes a lock, a store does not). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -311,6 +305,9 @@ static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *t
 	struct server_span *by_path = hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
 	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
 
+	if (newest && !newest->live)
+		newest = NULL;
+
 	if (trace && newest && same_trace(newest->trace_id, trace) &&
 	    !(by_path && same_trace(by_path->trace_id, trace))) {
 		parent_from(newest, out);
@@ -348,24 +345,30 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 }
 
 /* Keeps a server span for the client requests the thread will write. */
-static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
-					    const struct obi_trace *t)
+static __always_inline void remember_server(__u64 id, __u64 sk, struct obi_conn *conn,
+					    __u32 hash, const struct obi_trace *t)
 {
 	struct inflight_key k = { .id = id, .path_hash = hash };
-	struct server_span sp = { .sk = sk, .flags = t->flags };
+	struct server_span sp = { .sk = sk, .flags = t->flags, .live = 1 };
+	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
 
 	__builtin_memcpy(sp.trace_id, t->trace_id, 16);
 	__builtin_memcpy(sp.span_id, t->span_id, 8);
-	bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
+	if (newest)
+		*newest = sp;
+	else
+		bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
 	if (!hash)
 		return;
-	bpf_map_update_elem(&inflight, &k, &sp, BPF_ANY);
-	bpf_map_update_elem(&inflight_of_sk, &sk, &k, BPF_ANY);
+	if (bpf_map_update_elem(&inflight, &k, &sp, BPF_ANY) == 0) {
+		conn->inflight_id = id;
+		conn->inflight_hash = hash;
+	}
 }
 
 /* A server request was read on `sk`: its span continues the caller's trace or starts one. */
-static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __u32 n,
-					   struct obi_trace *t)
+static __always_inline void server_request(__u64 id, __u64 sk, struct obi_conn *conn,
+					   const __u8 *b, __u32 n, struct obi_trace *t)
 {
 	struct head_scan s;
 	__u32 at;
@@ -382,26 +385,25 @@ static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __
 		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
 	}
 	random_id(t->span_id, 2);
-	remember_server(id, sk, path_hash(b, n), t);
+	remember_server(id, sk, conn, path_hash(b, n), t);
 }
 
 /* The response on `sk` starts: its server span is no longer a parent for anything. */
-static __always_inline void server_response(__u64 id, __u64 sk)
+static __always_inline void server_response(__u64 id, __u64 sk, struct obi_conn *conn)
 {
-	struct inflight_key *k = bpf_map_lookup_elem(&inflight_of_sk, &sk);
 	struct server_span *sp;
 
-	if (k) {
-		struct inflight_key key = *k;
+	if (conn->inflight_hash) {
+		struct inflight_key key = { .id = conn->inflight_id, .path_hash = conn->inflight_hash };
 
 		sp = bpf_map_lookup_elem(&inflight, &key);
 		if (sp && sp->sk == sk)
 			bpf_map_delete_elem(&inflight, &key);
-		bpf_map_delete_elem(&inflight_of_sk, &sk);
+		conn->inflight_hash = 0;
 	}
 	sp = bpf_map_lookup_elem(&thread_ctx, &id);
 	if (sp && sp->sk == sk)
-		bpf_map_delete_elem(&thread_ctx, &id);
+		sp->live = 0;
 }
 
 #endif /* OBI_TRACECTX_BPF_H */
