@@ -98,7 +98,7 @@ static double encode_only(struct span *spans, struct proc_info *procs, size_t n)
 	struct otlp_encoder *enc = otlp_encoder_new(NULL, NULL);
 	uint64_t t0, bytes = 0;
 	size_t i, k, done = 0;
-	uint8_t *body;
+	const uint8_t *body;
 	size_t len;
 
 	if (!enc)
@@ -108,12 +108,11 @@ static double encode_only(struct span *spans, struct proc_info *procs, size_t n)
 	t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	while (done < n) {
 		for (k = 0; k < ENC_BATCH && done + k < n; k++)
-			refs[k] = (struct otlp_span_ref){&spans[done + k],
-							 res[(done + k) % N_PROCS]};
+			refs[k] =
+			    (struct otlp_span_ref){&spans[done + k], res[(done + k) % N_PROCS]};
 		if (otlp_encode_traces(enc, refs, k, &body, &len))
 			return -1;
 		bytes += len;
-		free(body);
 		done += k;
 	}
 	t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -146,7 +145,8 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (!getenv("OTEL_EXPORTER_OTLP_ENDPOINT") && !getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
+	if (!getenv("OTEL_EXPORTER_OTLP_ENDPOINT") &&
+	    !getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
 		fprintf(stderr, "exportbench: set OTEL_EXPORTER_OTLP_ENDPOINT (bench/sink.py)\n");
 		return 2;
 	}
