@@ -127,12 +127,17 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 static size_t utf8_clean_len(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, out = 0, step;
+	size_t i = 0, out, step;
+	uint64_t w;
 
+	/* ASCII, the usual case, eight bytes at a time */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
 	while (i < n && u[i] < 0x80)
 		i++;
-	if (i == n)
-		return n; /* ASCII, the usual case */
 	for (out = i; i < n; i += step) {
 		step = utf8_seq(u + i, n - i);
 		out += step ? step : 3;
@@ -141,18 +146,16 @@ static size_t utf8_clean_len(const char *s, size_t n)
 	return out;
 }
 
-/* A string field from s (at most max bytes), made valid UTF-8: receivers reject anything else. */
-static void put_utf8(struct pb_buf *b, uint32_t field, const char *s, size_t max)
+/* s[0..n) with U+FFFD for each invalid byte; clean: utf8_clean_len(s, n). */
+static void put_clean(struct pb_buf *b, const char *s, size_t n, size_t clean)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strnlen(s, max), clean = utf8_clean_len(s, n), i, step;
+	size_t i, step;
 
 	if (clean == n) {
-		pb_bytes(b, field, s, n);
+		pb_raw(b, s, n);
 		return;
 	}
-	pb_tag(b, field, PB_LEN);
-	pb_varint(b, clean);
 	if (!pb_room(b, clean))
 		return;
 	for (i = 0; i < n; i += step) {
@@ -166,6 +169,16 @@ static void put_utf8(struct pb_buf *b, uint32_t field, const char *s, size_t max
 			step = 1;
 		}
 	}
+}
+
+/* A string field from s (at most max bytes), made valid UTF-8: receivers reject anything else. */
+static void put_utf8(struct pb_buf *b, uint32_t field, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), clean = utf8_clean_len(s, n);
+
+	pb_tag(b, field, PB_LEN);
+	pb_varint(b, clean);
+	put_clean(b, s, n, clean);
 }
 
 /* --- attributes ------------------------------------------------------------------------------- */
@@ -182,7 +195,9 @@ static void attr_str(struct pb_buf *b, uint32_t field, const char *key, const ch
 	pb_bytes(b, F_KV_KEY, key, klen);
 	pb_tag(b, F_KV_VALUE, PB_LEN);
 	pb_varint(b, any);
-	put_utf8(b, F_ANY_STRING, value, n);
+	pb_tag(b, F_ANY_STRING, PB_LEN);
+	pb_varint(b, vlen);
+	put_clean(b, value, n, vlen);
 }
 
 static void attr_int(struct pb_buf *b, uint32_t field, const char *key, int64_t value)
@@ -367,13 +382,22 @@ static int finish(struct otlp_encoder *enc, const uint8_t **out, size_t *len)
 void otlp_span_name(const struct span *s, char *out, size_t size)
 {
 	const char *method = otlp_http_method(s->method);
+	size_t n = strlen(method), r = strnlen(s->route, sizeof(s->route));
 
+	if (!size)
+		return;
 	if (!strcmp(method, "_OTHER"))
-		snprintf(out, size, "HTTP");
-	else if (s->route[0])
-		snprintf(out, size, "%s %.*s", method, (int)sizeof(s->route), s->route);
-	else
-		snprintf(out, size, "%s", method);
+		method = "HTTP", n = 4, r = 0;
+	n = n < size - 1 ? n : size - 1;
+	memcpy(out, method, n);
+	/* "METHOD route" */
+	if (r && n + 1 < size - 1) {
+		out[n++] = ' ';
+		r = r < size - 1 - n ? r : size - 1 - n;
+		memcpy(out + n, s->route, r);
+		n += r;
+	}
+	out[n] = '\0';
 }
 
 bool otlp_span_is_error(const struct span *s)

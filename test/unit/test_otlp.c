@@ -348,6 +348,12 @@ static void test_span_status_and_name(void)
 	s.route[0] = '\0';
 	otlp_span_name(&s, name, sizeof(name));
 	CHECK_STR(name, "GET");
+	strcpy(s.route, "/users/*");
+	otlp_span_name(&s, name, 8); /* truncated to what fits */
+	CHECK_STR(name, "GET /us");
+	otlp_span_name(&s, name, 4);
+	CHECK_STR(name, "GET");
+	s.route[0] = '\0';
 	strcpy(s.method, "get"); /* methods are case-sensitive: not GET */
 	otlp_span_name(&s, name, sizeof(name));
 	CHECK_STR(name, "HTTP");
@@ -648,6 +654,16 @@ static void test_server_address(void)
 	/* IPv4-mapped IPv6 is shown as IPv4, as the printer does */
 	set_addr(&s.remote, "::ffff:192.0.2.7", 1);
 	CHECK_STR(otlp_addr_str(&s.remote, out, sizeof(out)), "192.0.2.7");
+	/* every digit count of the dotted form, and a buffer one byte short */
+	set_addr(&s.remote, "0.10.100.255", 1);
+	CHECK_STR(otlp_addr_str(&s.remote, out, sizeof(out)), "0.10.100.255");
+	set_addr(&s.remote, "255.255.255.255", 1);
+	CHECK_STR(otlp_addr_str(&s.remote, out, 16), "255.255.255.255");
+	CHECK_STR(otlp_addr_str(&s.remote, out, 15), "");
+	set_addr(&s.remote, "2001:db8::7", 1);
+	CHECK_STR(otlp_addr_str(&s.remote, out, sizeof(out)), "2001:db8::7");
+	s.remote.family = 0;
+	CHECK_STR(otlp_addr_str(&s.remote, out, sizeof(out)), "");
 }
 
 /* --- sampler ---------------------------------------------------------------------------------- */
