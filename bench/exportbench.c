@@ -6,8 +6,9 @@
  * the calling thread (the event loop's share: queue, metrics), of the exporter thread (encode,
  * gzip, HTTP), and of the encoder alone, each in µs per span.
  *
- * usage: exportbench [-n SPANS] [-r RATE/s, 0: as fast as the queue drains]
- *        OTEL_* settings come from the environment, as for obi.
+ * usage: exportbench [-n SPANS] [-r RATE/s, 0: as fast as the queue drains] [-o FILE]
+ *        OTEL_* settings come from the environment, as for obi. -o: write the first encoded
+ *        batch (an ExportTraceServiceRequest) to FILE, e.g. to see how well it compresses.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,8 +91,10 @@ static void make_proc(struct proc_info *pi, uint32_t pid)
 	snprintf(pi->language, sizeof(pi->language), "generic");
 }
 
-/* The encoder alone: batches of ENC_BATCH spans. Returns ns of CPU per span. */
-static double encode_only(struct span *spans, struct proc_info *procs, size_t n)
+/* The encoder alone: batches of ENC_BATCH spans, the first written to save_to (may be NULL).
+ * Returns ns of CPU per span. */
+static double encode_only(struct span *spans, struct proc_info *procs, size_t n,
+			  const char *save_to)
 {
 	struct otlp_resource *res[N_PROCS];
 	struct otlp_span_ref refs[ENC_BATCH];
@@ -113,6 +116,14 @@ static double encode_only(struct span *spans, struct proc_info *procs, size_t n)
 		if (otlp_encode_traces(enc, refs, k, &body, &len))
 			return -1;
 		bytes += len;
+		if (!done && save_to) {
+			FILE *f = fopen(save_to, "w");
+
+			if (f)
+				fwrite(body, 1, len, f);
+			if (!f || fclose(f))
+				perror(save_to);
+		}
 		done += k;
 	}
 	t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -132,13 +143,16 @@ int main(int argc, char **argv)
 	struct otlp_exporter_stats st;
 	struct proc_info procs[N_PROCS];
 	struct span *spans;
+	const char *save_to = NULL;
 	size_t n = 100000, i;
 	double rate = 20000;
 	uint64_t t0, main0, proc0, main_ns, proc_ns, wall;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
-		if (opt == 'n')
+	while ((opt = getopt(argc, argv, "n:r:o:")) != -1) {
+		if (opt == 'o')
+			save_to = optarg;
+		else if (opt == 'n')
 			n = strtoul(optarg, NULL, 10);
 		else if (opt == 'r')
 			rate = strtod(optarg, NULL);
@@ -159,7 +173,7 @@ int main(int argc, char **argv)
 		make_proc(&procs[i], 1000 + (uint32_t)i);
 	for (i = 0; i < n; i++)
 		make_span(&spans[i], i);
-	encode_only(spans, procs, n);
+	encode_only(spans, procs, n, save_to);
 
 	if (otlp_exporter_open(&cfg, &ex) || !ex)
 		return 1;
