@@ -29,9 +29,9 @@
 #include "log.h"
 
 #define NS_PER_MS   1000000ULL
-#define POLL_MS	    100	 /* longest wait before abort_at is looked at again */
-#define IN_MAX	    8192 /* longest response line; response bytes read at once */
-#define HEADERS_MAX 64	 /* configured headers */
+#define POLL_MS	    100		 /* longest wait before abort_at is looked at again */
+#define IN_MAX	    8192	 /* longest response line; response bytes read at once */
+#define HEADERS_MAX 64		 /* configured headers */
 #define GZIP_LEVEL  Z_BEST_SPEED /* a third of level 6's CPU for 17 % more bytes */
 
 struct otlp_http {
