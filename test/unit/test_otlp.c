@@ -771,6 +771,42 @@ static void test_retry_after_and_outcome(void)
 	CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
 }
 
+/* --- partial success ------------------------------------------------------------------------- */
+
+static void test_decode_response(void)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse resp =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	uint8_t buf[256];
+	int64_t rejected;
+	char msg[64];
+	size_t len;
+
+	/* packed by protobuf-c, after an unknown field (9, a two-byte varint) */
+	ps.rejected_spans = 300;
+	ps.error_message = "too old";
+	resp.partial_success = &ps;
+	buf[0] = 9 << 3;
+	buf[1] = 0x81;
+	buf[2] = 0x01;
+	len = 3 + opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(
+		      &resp, buf + 3);
+	CHECK_INT(otlp_decode_response(buf, len, &rejected, msg, sizeof(msg)), 0);
+	CHECK_INT(rejected, 300);
+	CHECK_STR(msg, "too old");
+	/* the message is cut to the caller's buffer */
+	CHECK_INT(otlp_decode_response(buf, len, &rejected, msg, 4), 0);
+	CHECK_STR(msg, "too");
+	/* truncated: not a response */
+	CHECK_INT(otlp_decode_response(buf, len - 1, &rejected, msg, sizeof(msg)), -EINVAL);
+	/* empty: all accepted */
+	CHECK_INT(otlp_decode_response(buf, 0, &rejected, msg, sizeof(msg)), 0);
+	CHECK_INT(rejected, 0);
+	CHECK_STR(msg, "");
+}
+
 /* --- exporter queue ----------------------------------------------------------------------------*/
 
 static void test_queue_overflow(void)
@@ -831,6 +867,7 @@ int main(void)
 	test_server_address();
 	test_sampler();
 	test_retry_after_and_outcome();
+	test_decode_response();
 	test_queue_overflow();
 	return check_done("test_otlp");
 }
