@@ -1,45 +1,82 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * OTLP protobuf request bodies from spans and metric series. The protobuf-c messages of one
- * request are built in an arena (pointers only, no copies of long strings when they are valid
- * UTF-8), packed once, and the arena is freed at once.
+ * OTLP protobuf request bodies from spans and metric series, written field by field into the
+ * encoder's buffer (pb.h): no message tree, no copies of strings but the bytes on the wire.
+ * Field numbers are those of proto/; the unit tests decode the output with protobuf-c's code
+ * generated from the same files.
  */
 #include "encode.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "metrics_service.pb-c.h"
-#include "trace_service.pb-c.h"
+#include "pb.h"
 
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_trace_req;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse pb_trace_resp;
-typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics pb_resource_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics pb_scope_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__Metric pb_metric;
-typedef Opentelemetry__Proto__Metrics__V1__Histogram pb_histogram;
-typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_point;
-typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest pb_metrics_req;
-typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse pb_metrics_resp;
+/* ExportTraceServiceRequest / ExportMetricsServiceRequest */
+#define F_REQ_RESOURCE 1 /* resource_spans, resource_metrics */
+/* ResourceSpans / ResourceMetrics */
+#define F_RES_RESOURCE 1
+#define F_RES_SCOPE    2 /* scope_spans, scope_metrics */
+/* ScopeSpans / ScopeMetrics */
+#define F_SCOPE_SCOPE 1
+#define F_SCOPE_ITEMS 2 /* spans, metrics */
+/* InstrumentationScope */
+#define F_IS_NAME    1
+#define F_IS_VERSION 2
+/* Resource */
+#define F_RESOURCE_ATTRS 1
+/* KeyValue, AnyValue */
+#define F_KV_KEY     1
+#define F_KV_VALUE   2
+#define F_ANY_STRING 1
+#define F_ANY_INT    3
+/* Span, Status */
+#define F_SPAN_TRACE_ID	  1
+#define F_SPAN_SPAN_ID	  2
+#define F_SPAN_PARENT_ID  4
+#define F_SPAN_NAME	  5
+#define F_SPAN_KIND	  6
+#define F_SPAN_START	  7
+#define F_SPAN_END	  8
+#define F_SPAN_ATTRS	  9
+#define F_SPAN_STATUS	  15
+#define F_SPAN_FLAGS	  16
+#define F_STATUS_CODE	  3
+#define SPAN_KIND_SERVER  2
+#define SPAN_KIND_CLIENT  3
+#define STATUS_CODE_ERROR 2
+/* Metric, Histogram, HistogramDataPoint */
+#define F_METRIC_NAME	   1
+#define F_METRIC_DESC	   2
+#define F_METRIC_UNIT	   3
+#define F_METRIC_HISTOGRAM 9
+#define F_HIST_POINTS	   1
+#define F_HIST_TEMPORALITY 2
+#define CUMULATIVE	   2
+#define F_POINT_START	   2
+#define F_POINT_TIME	   3
+#define F_POINT_COUNT	   4
+#define F_POINT_SUM	   5
+#define F_POINT_BUCKETS	   6
+#define F_POINT_BOUNDS	   7
+#define F_POINT_ATTRS	   9
+#define F_POINT_MIN	   11
+#define F_POINT_MAX	   12
+/* Export*ServiceResponse, Export*PartialSuccess */
+#define F_RESP_PARTIAL	   1
+#define F_PARTIAL_REJECTED 1
+#define F_PARTIAL_MESSAGE  2
 
-#define CUMULATIVE                                                                                 \
-	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
-#define SPAN_ATTRS_MAX	   16
-#define RESOURCE_ATTRS_MAX 16 /* obi's own; OTEL_RESOURCE_ATTRIBUTES pairs come on top */
-#define ARENA_CHUNK	   (64 * 1024)
+/* length hints of nested messages (pb_begin): a wrong one costs a memmove, nothing else */
+#define HINT_SPAN     600
+#define HINT_POINT    400
+#define HINT_RESOURCE 1000
+#define HINT_METRIC   4096
+#define HINT_BATCH    (1 << 16)
 
 struct extra_attr {
 	char *key, *value;
@@ -49,77 +86,10 @@ struct otlp_encoder {
 	char host[256];
 	struct extra_attr *extra; /* OTEL_RESOURCE_ATTRIBUTES */
 	size_t n_extra;
+	struct pb_buf out; /* the last request, reused */
+	uint16_t *slot;	   /* scratch: resource index of each span */
+	size_t slot_cap;
 };
-
-/* --- arena ------------------------------------------------------------------------------------ */
-
-struct chunk {
-	struct chunk *next;
-	size_t used, size;
-	max_align_t data[];
-};
-
-struct arena {
-	struct chunk *head;
-	bool failed; /* an allocation failed: the request is not packed */
-};
-
-static void *arena_alloc(struct arena *a, size_t size)
-{
-	struct chunk *c = a->head;
-	void *p;
-
-	size = (size + 15) & ~(size_t)15;
-	if (!c || c->used + size > c->size) {
-		size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
-
-		c = malloc(sizeof(*c) + cap);
-		if (!c) {
-			a->failed = true;
-			return NULL;
-		}
-		c->next = a->head;
-		c->used = 0;
-		c->size = cap;
-		a->head = c;
-	}
-	p = (char *)c->data + c->used;
-	c->used += size;
-	memset(p, 0, size);
-	return p;
-}
-
-static void arena_free(struct arena *a)
-{
-	struct chunk *c, *next;
-
-	for (c = a->head; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	a->head = NULL;
-}
-
-static char *arena_printf(struct arena *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static char *arena_printf(struct arena *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	p = n >= 0 ? arena_alloc(a, (size_t)n + 1) : NULL;
-	if (!p)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return p;
-}
 
 /* --- UTF-8 ------------------------------------------------------------------------------------ */
 
@@ -153,102 +123,93 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* s (at most max bytes) as a NUL-terminated valid UTF-8 string: itself when it already is one,
- * else an arena copy with U+FFFD for each bad byte. Protobuf receivers reject invalid UTF-8. */
-static char *utf8_clean(struct arena *a, const char *s, size_t max)
+/* Bytes of s[0..n) once each invalid byte is replaced by U+FFFD (3 bytes). */
+static size_t utf8_clean_len(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strnlen(s, max), i, k, step;
-	bool valid = n < max;
-	char *out;
+	size_t i = 0, out, step;
+	uint64_t w;
 
-	for (i = 0; valid && i < n; i += step)
-		valid = (step = utf8_seq(u + i, n - i)) != 0;
-	if (valid)
-		return (char *)s;
-	out = arena_alloc(a, 3 * n + 1);
-	if (!out)
-		return NULL;
-	for (i = 0, k = 0; i < n; i += step) {
+	/* ASCII, the usual case, eight bytes at a time */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
+	while (i < n && u[i] < 0x80)
+		i++;
+	for (out = i; i < n; i += step) {
+		step = utf8_seq(u + i, n - i);
+		out += step ? step : 3;
+		step = step ? step : 1;
+	}
+	return out;
+}
+
+/* s[0..n) with U+FFFD for each invalid byte; clean: utf8_clean_len(s, n). */
+static void put_clean(struct pb_buf *b, const char *s, size_t n, size_t clean)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, step;
+
+	if (clean == n) {
+		pb_raw(b, s, n);
+		return;
+	}
+	if (!pb_room(b, clean))
+		return;
+	for (i = 0; i < n; i += step) {
 		step = utf8_seq(u + i, n - i);
 		if (step) {
-			memcpy(out + k, s + i, step);
-			k += step;
+			memcpy(b->data + b->len, s + i, step);
+			b->len += step;
 		} else {
-			memcpy(out + k, "\xef\xbf\xbd", 3);
-			k += 3;
+			memcpy(b->data + b->len, "\xef\xbf\xbd", 3);
+			b->len += 3;
 			step = 1;
 		}
 	}
-	out[k] = '\0';
-	return out;
+}
+
+/* A string field from s (at most max bytes), made valid UTF-8: receivers reject anything else. */
+static void put_utf8(struct pb_buf *b, uint32_t field, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), clean = utf8_clean_len(s, n);
+
+	pb_tag(b, field, PB_LEN);
+	pb_varint(b, clean);
+	put_clean(b, s, n, clean);
 }
 
 /* --- attributes ------------------------------------------------------------------------------- */
 
-struct attrs {
-	pb_kv **items;
-	size_t n, cap;
-	struct arena *a;
-};
-
-static void attrs_init(struct attrs *at, struct arena *a, size_t cap)
+/* KeyValue{key, AnyValue{string_value}} with exact lengths: no slot to fix up afterwards. */
+static void attr_str(struct pb_buf *b, uint32_t field, const char *key, const char *value,
+		     size_t max)
 {
-	at->a = a;
-	at->n = 0;
-	at->cap = cap;
-	at->items = arena_alloc(a, cap * sizeof(*at->items));
+	size_t klen = strlen(key), n = strnlen(value, max), vlen = utf8_clean_len(value, n);
+	size_t any = 1 + pb_varint_len(vlen) + vlen;
+
+	pb_tag(b, field, PB_LEN);
+	pb_varint(b, 1 + pb_varint_len(klen) + klen + 1 + pb_varint_len(any) + any);
+	pb_bytes(b, F_KV_KEY, key, klen);
+	pb_tag(b, F_KV_VALUE, PB_LEN);
+	pb_varint(b, any);
+	pb_tag(b, F_ANY_STRING, PB_LEN);
+	pb_varint(b, vlen);
+	put_clean(b, value, n, vlen);
 }
 
-static pb_any *attrs_add(struct attrs *at, const char *key)
+static void attr_int(struct pb_buf *b, uint32_t field, const char *key, int64_t value)
 {
-	pb_kv *kv;
-	pb_any *v;
+	size_t klen = strlen(key), any = 1 + pb_varint_len((uint64_t)value);
 
-	if (!at->items || at->n == at->cap)
-		return NULL;
-	kv = arena_alloc(at->a, sizeof(*kv));
-	v = arena_alloc(at->a, sizeof(*v));
-	if (!kv || !v)
-		return NULL;
-	opentelemetry__proto__common__v1__key_value__init(kv);
-	opentelemetry__proto__common__v1__any_value__init(v);
-	kv->key = (char *)key;
-	kv->value = v;
-	at->items[at->n++] = kv;
-	return v;
-}
-
-/* value: at most max bytes, made valid UTF-8. */
-static void attr_str(struct attrs *at, const char *key, const char *value, size_t max)
-{
-	char *clean = utf8_clean(at->a, value, max);
-	pb_any *v = clean ? attrs_add(at, key) : NULL;
-
-	if (!v)
-		return;
-	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-	v->string_value = clean;
-}
-
-static void attr_int(struct attrs *at, const char *key, int64_t value)
-{
-	pb_any *v = attrs_add(at, key);
-
-	if (!v)
-		return;
-	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-	v->int_value = value;
-}
-
-static bool attrs_has(const struct attrs *at, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < at->n; i++)
-		if (!strcmp(at->items[i]->key, key))
-			return true;
-	return false;
+	pb_tag(b, field, PB_LEN);
+	pb_varint(b, 1 + pb_varint_len(klen) + klen + 1 + pb_varint_len(any) + any);
+	pb_bytes(b, F_KV_KEY, key, klen);
+	pb_tag(b, F_KV_VALUE, PB_LEN);
+	pb_varint(b, any);
+	pb_uint(b, F_ANY_INT, (uint64_t)value);
 }
 
 /* --- encoder ---------------------------------------------------------------------------------- */
@@ -256,8 +217,13 @@ static bool attrs_has(const struct attrs *at, const char *key)
 static int add_extra(const char *key, const char *value, void *ctx)
 {
 	struct otlp_encoder *enc = ctx;
-	struct extra_attr *grown = realloc(enc->extra, (enc->n_extra + 1) * sizeof(*grown));
+	struct extra_attr *grown;
+	size_t i;
 
+	for (i = 0; i < enc->n_extra; i++)
+		if (!strcmp(enc->extra[i].key, key))
+			return 0; /* the first one wins */
+	grown = realloc(enc->extra, (enc->n_extra + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	enc->extra = grown;
@@ -300,52 +266,72 @@ void otlp_encoder_free(struct otlp_encoder *enc)
 		free(enc->extra[i].value);
 	}
 	free(enc->extra);
+	pb_free(&enc->out);
+	free(enc->slot);
 	free(enc);
 }
 
-static pb_resource *build_resource(const struct otlp_encoder *enc, const struct otlp_resource *r,
-				   struct arena *a)
+/* The keys obi sets on every resource; OTEL_RESOURCE_ATTRIBUTES cannot replace them. */
+static const char *const own_resource_keys[] = {
+    "service.name",
+    "service.instance.id",
+    "host.name",
+    "os.type",
+    "process.pid",
+    "process.executable.name",
+    "process.executable.path",
+    "telemetry.sdk.name",
+    "telemetry.sdk.language",
+    "telemetry.sdk.version",
+    "telemetry.distro.name",
+    "telemetry.distro.version",
+};
+
+/* True when obi sets key on r itself (the executable's path only when it is known). */
+static bool own_resource_key(const struct otlp_resource *r, const char *key)
 {
-	pb_resource *res = arena_alloc(a, sizeof(*res));
-	struct attrs at;
 	size_t i;
 
-	if (!res)
-		return NULL;
-	opentelemetry__proto__resource__v1__resource__init(res);
-	attrs_init(&at, a, RESOURCE_ATTRS_MAX + enc->n_extra);
-	attr_str(&at, "service.name", r->service_name, sizeof(r->service_name));
-	attr_str(&at, "service.instance.id", arena_printf(a, "%s:%u", enc->host, r->pid) ?: "",
-		 SIZE_MAX);
-	attr_str(&at, "host.name", enc->host, sizeof(enc->host));
-	attr_str(&at, "os.type", "linux", SIZE_MAX);
-	attr_int(&at, "process.pid", r->pid);
-	attr_str(&at, "process.executable.name", r->comm, sizeof(r->comm));
-	if (r->exe[0])
-		attr_str(&at, "process.executable.path", r->exe, sizeof(r->exe));
-	attr_str(&at, "telemetry.sdk.name", OTLP_SDK_NAME, SIZE_MAX);
-	attr_str(&at, "telemetry.sdk.language", r->language, sizeof(r->language));
-	attr_str(&at, "telemetry.sdk.version", OBI_VERSION, SIZE_MAX);
-	attr_str(&at, "telemetry.distro.name", OTLP_SDK_NAME, SIZE_MAX);
-	attr_str(&at, "telemetry.distro.version", OBI_VERSION, SIZE_MAX);
-	for (i = 0; i < enc->n_extra; i++)
-		if (!attrs_has(&at, enc->extra[i].key))
-			attr_str(&at, enc->extra[i].key, enc->extra[i].value, SIZE_MAX);
-	res->n_attributes = at.n;
-	res->attributes = at.items;
-	return res;
+	for (i = 0; i < sizeof(own_resource_keys) / sizeof(own_resource_keys[0]); i++)
+		if (!strcmp(key, own_resource_keys[i]))
+			return r->exe[0] || strcmp(key, "process.executable.path");
+	return false;
 }
 
-static pb_scope *build_scope(struct arena *a)
+static void put_resource(struct pb_buf *b, const struct otlp_encoder *enc,
+			 const struct otlp_resource *r)
 {
-	pb_scope *scope = arena_alloc(a, sizeof(*scope));
+	size_t mark = pb_begin(b, F_RES_RESOURCE, HINT_RESOURCE), i;
+	char instance[300];
 
-	if (!scope)
-		return NULL;
-	opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
-	scope->name = OTLP_SCOPE_NAME;
-	scope->version = OBI_VERSION;
-	return scope;
+	snprintf(instance, sizeof(instance), "%s:%u", enc->host, r->pid);
+	attr_str(b, F_RESOURCE_ATTRS, "service.name", r->service_name, sizeof(r->service_name));
+	attr_str(b, F_RESOURCE_ATTRS, "service.instance.id", instance, sizeof(instance));
+	attr_str(b, F_RESOURCE_ATTRS, "host.name", enc->host, sizeof(enc->host));
+	attr_str(b, F_RESOURCE_ATTRS, "os.type", "linux", SIZE_MAX);
+	attr_int(b, F_RESOURCE_ATTRS, "process.pid", r->pid);
+	attr_str(b, F_RESOURCE_ATTRS, "process.executable.name", r->comm, sizeof(r->comm));
+	if (r->exe[0])
+		attr_str(b, F_RESOURCE_ATTRS, "process.executable.path", r->exe, sizeof(r->exe));
+	attr_str(b, F_RESOURCE_ATTRS, "telemetry.sdk.name", OTLP_SDK_NAME, SIZE_MAX);
+	attr_str(b, F_RESOURCE_ATTRS, "telemetry.sdk.language", r->language, sizeof(r->language));
+	attr_str(b, F_RESOURCE_ATTRS, "telemetry.sdk.version", OBI_VERSION, SIZE_MAX);
+	attr_str(b, F_RESOURCE_ATTRS, "telemetry.distro.name", OTLP_SDK_NAME, SIZE_MAX);
+	attr_str(b, F_RESOURCE_ATTRS, "telemetry.distro.version", OBI_VERSION, SIZE_MAX);
+	for (i = 0; i < enc->n_extra; i++)
+		if (!own_resource_key(r, enc->extra[i].key))
+			attr_str(b, F_RESOURCE_ATTRS, enc->extra[i].key, enc->extra[i].value,
+				 SIZE_MAX);
+	pb_end(b, mark);
+}
+
+static void put_scope(struct pb_buf *b)
+{
+	size_t mark = pb_begin(b, F_SCOPE_SCOPE, 16);
+
+	pb_str(b, F_IS_NAME, OTLP_SCOPE_NAME);
+	pb_str(b, F_IS_VERSION, OBI_VERSION);
+	pb_end(b, mark);
 }
 
 /* Index of r in list[0..*n), appended when absent. */
@@ -361,18 +347,57 @@ static size_t resource_slot(const struct otlp_resource **list, size_t *n,
 	return (*n)++;
 }
 
+/* The distinct resources of n items in order of first appearance (into res, which has room
+ * for n), each item's index among them in enc->slot. Returns how many, or 0 when out of
+ * memory (with n > 0). */
+static size_t group_resources(struct otlp_encoder *enc, const struct otlp_resource **res,
+			      const struct otlp_resource *(*res_of)(const void *, size_t),
+			      const void *items, size_t n)
+{
+	size_t n_res = 0, i;
+
+	if (n > enc->slot_cap) {
+		uint16_t *grown = realloc(enc->slot, n * sizeof(*grown));
+
+		if (!grown)
+			return 0;
+		enc->slot = grown;
+		enc->slot_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		enc->slot[i] = (uint16_t)resource_slot(res, &n_res, res_of(items, i));
+	return n_res;
+}
+
+/* Finishes a request: its bytes, or -ENOMEM when the buffer could not grow. */
+static int finish(struct otlp_encoder *enc, const uint8_t **out, size_t *len)
+{
+	*out = enc->out.failed ? NULL : enc->out.data;
+	*len = enc->out.failed ? 0 : enc->out.len;
+	return enc->out.failed ? -ENOMEM : 0;
+}
+
 /* --- spans ------------------------------------------------------------------------------------ */
 
 void otlp_span_name(const struct span *s, char *out, size_t size)
 {
 	const char *method = otlp_http_method(s->method);
+	size_t n = strlen(method), r = strnlen(s->route, sizeof(s->route));
 
+	if (!size)
+		return;
 	if (!strcmp(method, "_OTHER"))
-		snprintf(out, size, "HTTP");
-	else if (s->route[0])
-		snprintf(out, size, "%s %.*s", method, (int)sizeof(s->route), s->route);
-	else
-		snprintf(out, size, "%s", method);
+		method = "HTTP", n = 4, r = 0;
+	n = n < size - 1 ? n : size - 1;
+	memcpy(out, method, n);
+	/* "METHOD route" */
+	if (r && n + 1 < size - 1) {
+		out[n++] = ' ';
+		r = r < size - 1 - n ? r : size - 1 - n;
+		memcpy(out + n, s->route, r);
+		n += r;
+	}
+	out[n] = '\0';
 }
 
 bool otlp_span_is_error(const struct span *s)
@@ -382,139 +407,95 @@ bool otlp_span_is_error(const struct span *s)
 	return s->kind == SPAN_CLIENT ? s->status >= 400 : s->status >= 500;
 }
 
-static void span_attrs(const struct span *s, struct attrs *at)
+static void put_span_attrs(struct pb_buf *b, const struct span *s, const char *method)
 {
-	struct arena *a = at->a;
 	const struct span_addr *server = s->kind == SPAN_CLIENT ? &s->remote : &s->local;
-	const char *method = otlp_http_method(s->method);
-	char *peer = arena_alloc(a, 64), *host = arena_alloc(a, sizeof(s->host_header));
+	char peer[64], host[sizeof(s->host_header)];
 
-	if (!peer || !host)
-		return;
-	attr_str(at, "http.request.method", method, SIZE_MAX);
+	attr_str(b, F_SPAN_ATTRS, "http.request.method", method, SIZE_MAX);
 	if (!strcmp(method, "_OTHER"))
-		attr_str(at, "http.request.method_original", s->method, sizeof(s->method));
+		attr_str(b, F_SPAN_ATTRS, "http.request.method_original", s->method,
+			 sizeof(s->method));
 	if (s->status)
-		attr_int(at, "http.response.status_code", s->status);
-	attr_str(at, "url.path", s->path, sizeof(s->path));
-	attr_str(at, "url.scheme", "http", SIZE_MAX);
+		attr_int(b, F_SPAN_ATTRS, "http.response.status_code", s->status);
+	attr_str(b, F_SPAN_ATTRS, "url.path", s->path, sizeof(s->path));
+	attr_str(b, F_SPAN_ATTRS, "url.scheme", "http", SIZE_MAX);
 	if (s->route[0])
-		attr_str(at, "http.route", s->route, sizeof(s->route));
-	otlp_server_address(s, server, host, sizeof(s->host_header));
-	attr_str(at, "server.address", host, sizeof(s->host_header));
-	attr_int(at, "server.port", server->port);
-	otlp_addr_str(&s->remote, peer, 64);
+		attr_str(b, F_SPAN_ATTRS, "http.route", s->route, sizeof(s->route));
+	otlp_server_address(s, server, host, sizeof(host));
+	attr_str(b, F_SPAN_ATTRS, "server.address", host, sizeof(host));
+	attr_int(b, F_SPAN_ATTRS, "server.port", server->port);
+	otlp_addr_str(&s->remote, peer, sizeof(peer));
 	if (s->kind == SPAN_SERVER)
-		attr_str(at, "client.address", peer, 64);
-	attr_str(at, "network.peer.address", peer, 64);
-	attr_int(at, "network.peer.port", s->remote.port);
-	attr_int(at, "http.request.body.size", (int64_t)s->req_body_size);
-	attr_int(at, "http.response.body.size", (int64_t)s->resp_body_size);
+		attr_str(b, F_SPAN_ATTRS, "client.address", peer, sizeof(peer));
+	attr_str(b, F_SPAN_ATTRS, "network.peer.address", peer, sizeof(peer));
+	attr_int(b, F_SPAN_ATTRS, "network.peer.port", s->remote.port);
+	attr_int(b, F_SPAN_ATTRS, "http.request.body.size", (int64_t)s->req_body_size);
+	attr_int(b, F_SPAN_ATTRS, "http.response.body.size", (int64_t)s->resp_body_size);
 	if (s->user_agent[0])
-		attr_str(at, "user_agent.original", s->user_agent, sizeof(s->user_agent));
+		attr_str(b, F_SPAN_ATTRS, "user_agent.original", s->user_agent,
+			 sizeof(s->user_agent));
 }
 
-static pb_span *build_span(const struct span *s, struct arena *a)
+static void put_span(struct pb_buf *b, const struct span *s)
 {
 	static const uint8_t no_parent[8];
-	pb_span *ps = arena_alloc(a, sizeof(*ps));
-	pb_status *st = arena_alloc(a, sizeof(*st));
-	char *name = arena_alloc(a, sizeof(s->method) + sizeof(s->route) + 2);
-	struct attrs at;
+	const char *method = otlp_http_method(s->method);
+	size_t mark = pb_begin(b, F_SCOPE_ITEMS, HINT_SPAN), status;
+	char name[sizeof(s->method) + sizeof(s->route) + 2];
 
-	if (!ps || !st || !name)
-		return NULL;
-	opentelemetry__proto__trace__v1__span__init(ps);
-	opentelemetry__proto__trace__v1__status__init(st);
-	ps->trace_id.data = (uint8_t *)s->trace_id;
-	ps->trace_id.len = sizeof(s->trace_id);
-	ps->span_id.data = (uint8_t *)s->span_id;
-	ps->span_id.len = sizeof(s->span_id);
-	if (memcmp(s->parent_id, no_parent, sizeof(no_parent))) {
-		ps->parent_span_id.data = (uint8_t *)s->parent_id;
-		ps->parent_span_id.len = sizeof(s->parent_id);
-	}
-	ps->flags = s->trace_flags;
-	otlp_span_name(s, name, sizeof(s->method) + sizeof(s->route) + 2);
-	ps->name = utf8_clean(a, name, SIZE_MAX) ?: "HTTP";
-	ps->kind = s->kind == SPAN_CLIENT
-		       ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
-		       : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
-	ps->start_time_unix_nano = s->start_ns;
-	ps->end_time_unix_nano = s->end_ns > s->start_ns ? s->end_ns : s->start_ns;
+	pb_bytes(b, F_SPAN_TRACE_ID, s->trace_id, sizeof(s->trace_id));
+	pb_bytes(b, F_SPAN_SPAN_ID, s->span_id, sizeof(s->span_id));
+	if (memcmp(s->parent_id, no_parent, sizeof(no_parent)))
+		pb_bytes(b, F_SPAN_PARENT_ID, s->parent_id, sizeof(s->parent_id));
+	otlp_span_name(s, name, sizeof(name));
+	put_utf8(b, F_SPAN_NAME, name, sizeof(name));
+	pb_uint(b, F_SPAN_KIND, s->kind == SPAN_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
+	pb_fixed64(b, F_SPAN_START, s->start_ns);
+	pb_fixed64(b, F_SPAN_END, s->end_ns > s->start_ns ? s->end_ns : s->start_ns);
+	put_span_attrs(b, s, method);
+	/* always present, empty for UNSET, as other SDKs send it */
+	status = pb_begin(b, F_SPAN_STATUS, 2);
 	if (otlp_span_is_error(s))
-		st->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
-	ps->status = st;
-	attrs_init(&at, a, SPAN_ATTRS_MAX);
-	span_attrs(s, &at);
-	ps->n_attributes = at.n;
-	ps->attributes = at.items;
-	return ps;
+		pb_uint(b, F_STATUS_CODE, STATUS_CODE_ERROR);
+	pb_end(b, status);
+	if (s->trace_flags)
+		pb_fixed32(b, F_SPAN_FLAGS, s->trace_flags);
+	pb_end(b, mark);
 }
 
-/* Packs a built request; frees nothing. */
-static int pack(const ProtobufCMessage *msg, struct arena *a, uint8_t **out, size_t *len)
+static const struct otlp_resource *span_res(const void *items, size_t i)
 {
-	size_t size;
-
-	*out = NULL;
-	*len = 0;
-	if (a->failed)
-		return -ENOMEM;
-	size = protobuf_c_message_get_packed_size(msg);
-	*out = malloc(size ? size : 1);
-	if (!*out)
-		return -ENOMEM;
-	*len = protobuf_c_message_pack(msg, *out);
-	return 0;
+	return ((const struct otlp_span_ref *)items)[i].res;
 }
 
-int otlp_encode_traces(const struct otlp_encoder *enc, const struct otlp_span_ref *spans, size_t n,
-		       uint8_t **out, size_t *len)
+int otlp_encode_traces(struct otlp_encoder *enc, const struct otlp_span_ref *spans, size_t n,
+		       const uint8_t **out, size_t *len)
 {
-	struct arena a = {0};
-	pb_trace_req req =
-	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	const struct otlp_resource **res = arena_alloc(&a, (n + 1) * sizeof(*res));
-	size_t *count = arena_alloc(&a, (n + 1) * sizeof(*count)), n_res = 0, i, r;
-	pb_scope_spans **ss;
-	pb_scope *scope = build_scope(&a);
-	int ret;
+	const struct otlp_resource **res = malloc((n ? n : 1) * sizeof(*res));
+	struct pb_buf *b = &enc->out;
+	size_t n_res, r, i, rs, ss;
 
-	if (!res || !count || !scope) {
-		arena_free(&a);
-		return -ENOMEM;
+	pb_reset(b);
+	n_res = res ? group_resources(enc, res, span_res, spans, n) : 0;
+	if (!res || (n && !n_res)) {
+		free(res);
+		b->failed = true;
+		return finish(enc, out, len);
 	}
-	for (i = 0; i < n; i++)
-		count[resource_slot(res, &n_res, spans[i].res)]++;
-	req.resource_spans = arena_alloc(&a, (n_res + 1) * sizeof(*req.resource_spans));
-	ss = arena_alloc(&a, (n_res + 1) * sizeof(*ss));
-	for (r = 0; req.resource_spans && ss && r < n_res; r++) {
-		pb_resource_spans *rs = arena_alloc(&a, sizeof(*rs));
-
-		ss[r] = arena_alloc(&a, sizeof(*ss[r]));
-		if (!rs || !ss[r])
-			break;
-		opentelemetry__proto__trace__v1__resource_spans__init(rs);
-		opentelemetry__proto__trace__v1__scope_spans__init(ss[r]);
-		rs->resource = build_resource(enc, res[r], &a);
-		rs->n_scope_spans = 1;
-		rs->scope_spans = &ss[r];
-		ss[r]->scope = scope;
-		ss[r]->spans = arena_alloc(&a, count[r] * sizeof(*ss[r]->spans));
-		req.resource_spans[r] = rs;
+	for (r = 0; r < n_res; r++) {
+		rs = pb_begin(b, F_REQ_RESOURCE, HINT_BATCH);
+		put_resource(b, enc, res[r]);
+		ss = pb_begin(b, F_RES_SCOPE, HINT_BATCH);
+		put_scope(b);
+		for (i = 0; i < n; i++)
+			if (enc->slot[i] == r)
+				put_span(b, spans[i].span);
+		pb_end(b, ss);
+		pb_end(b, rs);
 	}
-	req.n_resource_spans = n_res;
-	for (i = 0; !a.failed && i < n; i++) {
-		pb_scope_spans *to = ss[resource_slot(res, &n_res, spans[i].res)];
-		pb_span *ps = build_span(spans[i].span, &a);
-
-		if (ps && to->spans)
-			to->spans[to->n_spans++] = ps;
-	}
-	ret = pack(&req.base, &a, out, len);
-	arena_free(&a);
-	return ret;
+	free(res);
+	return finish(enc, out, len);
 }
 
 /* --- metrics ---------------------------------------------------------------------------------- */
@@ -542,164 +523,193 @@ static const struct metric_def metric_defs[] = {
 
 #define N_METRICS (sizeof(metric_defs) / sizeof(metric_defs[0]))
 
-static pb_point *build_point(const struct otlp_series *se, const struct otlp_hist *h,
-			     enum otlp_hist_id id, uint64_t now, struct arena *a)
+/* A packed repeated fixed64 or double field. */
+static void put_packed64(struct pb_buf *b, uint32_t field, const void *values, size_t n)
 {
-	pb_point *p = arena_alloc(a, sizeof(*p));
-	struct attrs at;
+	const uint8_t *v = values;
+	size_t i;
 
-	if (!p)
-		return NULL;
-	opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
-	attrs_init(&at, a, 8);
-	attr_str(&at, "http.request.method", se->method, sizeof(se->method));
+	pb_tag(b, field, PB_LEN);
+	pb_varint(b, n * 8);
+	for (i = 0; i < n; i++) {
+		uint64_t x;
+
+		memcpy(&x, v + i * 8, 8);
+		x = htole64(x);
+		pb_raw(b, &x, 8);
+	}
+}
+
+static void put_point(struct pb_buf *b, const struct otlp_series *se, enum otlp_hist_id id,
+		      uint64_t now)
+{
+	const struct otlp_hist *h = &se->h[id];
+	size_t mark = pb_begin(b, F_HIST_POINTS, HINT_POINT);
+	size_t n_bounds = id == OTLP_HIST_DURATION ? OTLP_DURATION_BOUNDS : OTLP_SIZE_BOUNDS;
+
+	attr_str(b, F_POINT_ATTRS, "http.request.method", se->method, sizeof(se->method));
 	if (se->status)
-		attr_int(&at, "http.response.status_code", se->status);
+		attr_int(b, F_POINT_ATTRS, "http.response.status_code", se->status);
 	if (se->route[0])
-		attr_str(&at, "http.route", se->route, sizeof(se->route));
-	attr_str(&at, "url.scheme", "http", SIZE_MAX);
+		attr_str(b, F_POINT_ATTRS, "http.route", se->route, sizeof(se->route));
+	attr_str(b, F_POINT_ATTRS, "url.scheme", "http", SIZE_MAX);
 	if (se->kind == SPAN_CLIENT) {
-		attr_str(&at, "server.address", se->server_address, sizeof(se->server_address));
-		attr_int(&at, "server.port", se->server_port);
+		attr_str(b, F_POINT_ATTRS, "server.address", se->server_address,
+			 sizeof(se->server_address));
+		attr_int(b, F_POINT_ATTRS, "server.port", se->server_port);
 	}
-	p->n_attributes = at.n;
-	p->attributes = at.items;
-	p->has_start_time_unix_nano = p->has_time_unix_nano = p->has_count = true;
-	p->start_time_unix_nano = se->start_unix_ns;
-	p->time_unix_nano = now > se->start_unix_ns ? now : se->start_unix_ns;
-	p->count = h->count;
-	p->has_sum = p->has_min = p->has_max = true;
-	p->sum = h->sum;
-	p->min = h->min;
-	p->max = h->max;
-	p->n_explicit_bounds = id == OTLP_HIST_DURATION ? OTLP_DURATION_BOUNDS : OTLP_SIZE_BOUNDS;
-	p->explicit_bounds =
-	    (double *)(id == OTLP_HIST_DURATION ? otlp_duration_bounds : otlp_size_bounds);
-	p->n_bucket_counts = p->n_explicit_bounds + 1;
-	p->bucket_counts = (uint64_t *)h->buckets;
-	return p;
+	pb_fixed64(b, F_POINT_START, se->start_unix_ns);
+	pb_fixed64(b, F_POINT_TIME, now > se->start_unix_ns ? now : se->start_unix_ns);
+	pb_fixed64(b, F_POINT_COUNT, h->count);
+	pb_double(b, F_POINT_SUM, h->sum);
+	put_packed64(b, F_POINT_BUCKETS, h->buckets, n_bounds + 1);
+	put_packed64(b, F_POINT_BOUNDS,
+		     id == OTLP_HIST_DURATION ? otlp_duration_bounds : otlp_size_bounds, n_bounds);
+	pb_double(b, F_POINT_MIN, h->min);
+	pb_double(b, F_POINT_MAX, h->max);
+	pb_end(b, mark);
 }
 
-/* The metrics of one resource: one Metric per definition that has points. */
-static pb_scope_metrics *build_scope_metrics(const struct otlp_resource *r,
-					     const struct otlp_series *series, size_t n,
-					     uint64_t now, pb_scope *scope, struct arena *a)
+/* The metrics of one resource (index r): one Metric per definition that has points. */
+static void put_scope_metrics(struct pb_buf *b, const uint16_t *slot, size_t r,
+			      const struct otlp_series *series, size_t n, uint64_t now)
 {
-	pb_scope_metrics *sm = arena_alloc(a, sizeof(*sm));
-	size_t d, i, points;
+	size_t mark = pb_begin(b, F_RES_SCOPE, HINT_BATCH), d, i, m, h;
 
-	if (!sm)
-		return NULL;
-	opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
-	sm->metrics = arena_alloc(a, N_METRICS * sizeof(*sm->metrics));
-	sm->scope = scope;
-	for (d = 0; sm->metrics && d < N_METRICS; d++) {
+	put_scope(b);
+	for (d = 0; d < N_METRICS; d++) {
 		const struct metric_def *def = &metric_defs[d];
-		pb_metric *m;
-		pb_histogram *h;
 
-		for (i = 0, points = 0; i < n; i++)
-			points += series[i].res == r && series[i].kind == def->kind;
-		if (!points)
+		for (i = 0; i < n && (slot[i] != r || series[i].kind != def->kind); i++)
+			;
+		if (i == n)
 			continue;
-		m = arena_alloc(a, sizeof(*m));
-		h = arena_alloc(a, sizeof(*h));
-		if (!m || !h)
-			break;
-		opentelemetry__proto__metrics__v1__metric__init(m);
-		opentelemetry__proto__metrics__v1__histogram__init(h);
-		m->name = (char *)def->name;
-		m->unit = (char *)def->unit;
-		m->description = (char *)def->description;
-		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
-		m->histogram = h;
-		h->aggregation_temporality = CUMULATIVE;
-		h->data_points = arena_alloc(a, points * sizeof(*h->data_points));
-		for (i = 0; h->data_points && i < n; i++) {
-			const struct otlp_series *se = &series[i];
-			pb_point *p;
-
-			if (se->res != r || se->kind != def->kind)
-				continue;
-			p = build_point(se, &se->h[def->hist], def->hist, now, a);
-			if (p)
-				h->data_points[h->n_data_points++] = p;
-		}
-		sm->metrics[sm->n_metrics++] = m;
+		m = pb_begin(b, F_SCOPE_ITEMS, HINT_METRIC);
+		pb_str(b, F_METRIC_NAME, def->name);
+		pb_str(b, F_METRIC_DESC, def->description);
+		pb_str(b, F_METRIC_UNIT, def->unit);
+		h = pb_begin(b, F_METRIC_HISTOGRAM, HINT_METRIC);
+		for (; i < n; i++)
+			if (slot[i] == r && series[i].kind == def->kind)
+				put_point(b, &series[i], def->hist, now);
+		pb_uint(b, F_HIST_TEMPORALITY, CUMULATIVE);
+		pb_end(b, h);
+		pb_end(b, m);
 	}
-	return sm;
+	pb_end(b, mark);
 }
 
-int otlp_encode_metrics(const struct otlp_encoder *enc, const struct otlp_series *series, size_t n,
-			uint64_t now_unix_ns, uint8_t **out, size_t *len)
+static const struct otlp_resource *series_res(const void *items, size_t i)
 {
-	struct arena a = {0};
-	pb_metrics_req req =
-	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
-	const struct otlp_resource **res = arena_alloc(&a, (n + 1) * sizeof(*res));
-	pb_scope_metrics **sm = arena_alloc(&a, (n + 1) * sizeof(*sm));
-	pb_scope *scope = build_scope(&a);
-	size_t n_res = 0, i, r;
-	int ret;
+	return ((const struct otlp_series *)items)[i].res;
+}
 
-	if (!res || !sm || !scope) {
-		arena_free(&a);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++)
-		resource_slot(res, &n_res, series[i].res);
-	req.resource_metrics = arena_alloc(&a, (n_res + 1) * sizeof(*req.resource_metrics));
-	for (r = 0; req.resource_metrics && r < n_res; r++) {
-		pb_resource_metrics *rm = arena_alloc(&a, sizeof(*rm));
+int otlp_encode_metrics(struct otlp_encoder *enc, const struct otlp_series *series, size_t n,
+			uint64_t now_unix_ns, const uint8_t **out, size_t *len)
+{
+	const struct otlp_resource **res = malloc((n ? n : 1) * sizeof(*res));
+	struct pb_buf *b = &enc->out;
+	size_t n_res, r, rm;
 
-		sm[r] = build_scope_metrics(res[r], series, n, now_unix_ns, scope, &a);
-		if (!rm || !sm[r])
-			break;
-		opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
-		rm->resource = build_resource(enc, res[r], &a);
-		rm->n_scope_metrics = 1;
-		rm->scope_metrics = &sm[r];
-		req.resource_metrics[req.n_resource_metrics++] = rm;
+	pb_reset(b);
+	n_res = res ? group_resources(enc, res, series_res, series, n) : 0;
+	if (!res || (n && !n_res)) {
+		free(res);
+		b->failed = true;
+		return finish(enc, out, len);
 	}
-	ret = pack(&req.base, &a, out, len);
-	arena_free(&a);
-	return ret;
+	for (r = 0; r < n_res; r++) {
+		rm = pb_begin(b, F_REQ_RESOURCE, HINT_BATCH);
+		put_resource(b, enc, res[r]);
+		put_scope_metrics(b, enc->slot, r, series, n, now_unix_ns);
+		pb_end(b, rm);
+	}
+	free(res);
+	return finish(enc, out, len);
 }
 
 /* --- responses -------------------------------------------------------------------------------- */
 
-int otlp_decode_response(bool traces, const uint8_t *body, size_t len, int64_t *rejected, char *msg,
+struct pb_reader {
+	const uint8_t *p, *end;
+};
+
+static int read_varint(struct pb_reader *r, uint64_t *v)
+{
+	unsigned shift;
+
+	*v = 0;
+	for (shift = 0; shift < 64 && r->p < r->end; shift += 7) {
+		uint8_t c = *r->p++;
+
+		*v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -EINVAL;
+}
+
+/* The next field: its number, wire type and value; for PB_LEN its bytes in sub. */
+static int read_field(struct pb_reader *r, uint32_t *field, uint32_t *wire, uint64_t *v,
+		      struct pb_reader *sub)
+{
+	uint64_t key, skip = 0;
+
+	if (read_varint(r, &key) || !(key >> 3) || key >> 32)
+		return -EINVAL;
+	*field = (uint32_t)(key >> 3);
+	*wire = key & 7;
+	*v = 0;
+	switch (*wire) {
+	case PB_VARINT:
+		return read_varint(r, v);
+	case PB_I64:
+		skip = 8;
+		break;
+	case PB_I32:
+		skip = 4;
+		break;
+	case PB_LEN:
+		if (read_varint(r, &skip) || skip > (uint64_t)(r->end - r->p))
+			return -EINVAL;
+		sub->p = r->p;
+		sub->end = r->p + skip;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (skip > (uint64_t)(r->end - r->p))
+		return -EINVAL;
+	r->p += skip;
+	return 0;
+}
+
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
 			 size_t msg_size)
 {
+	/* Export{Trace,Metrics}ServiceResponse { partial_success = 1 { rejected = 1, message = 2 }
+	 * }: the same layout for both signals */
+	struct pb_reader r = {body, body + len}, ps, str;
+	uint32_t field, wire;
+	uint64_t v;
+
 	*rejected = 0;
 	if (msg_size)
 		msg[0] = '\0';
-	if (traces) {
-		pb_trace_resp *r =
-		    opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
-			NULL, len, body);
-
-		if (!r)
+	while (r.p < r.end) {
+		if (read_field(&r, &field, &wire, &v, &ps))
 			return -EINVAL;
-		if (r->partial_success) {
-			*rejected = r->partial_success->rejected_spans;
-			snprintf(msg, msg_size, "%s", r->partial_success->error_message ?: "");
+		if (field != F_RESP_PARTIAL || wire != PB_LEN)
+			continue;
+		while (ps.p < ps.end) {
+			if (read_field(&ps, &field, &wire, &v, &str))
+				return -EINVAL;
+			if (field == F_PARTIAL_REJECTED && wire == PB_VARINT)
+				*rejected = (int64_t)v;
+			else if (field == F_PARTIAL_MESSAGE && wire == PB_LEN && msg_size)
+				snprintf(msg, msg_size, "%.*s", (int)(str.end - str.p),
+					 (const char *)str.p);
 		}
-		opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
-		    r, NULL);
-	} else {
-		pb_metrics_resp *r =
-		    opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
-			NULL, len, body);
-
-		if (!r)
-			return -EINVAL;
-		if (r->partial_success) {
-			*rejected = r->partial_success->rejected_data_points;
-			snprintf(msg, msg_size, "%s", r->partial_success->error_message ?: "");
-		}
-		opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
-		    r, NULL);
 	}
 	return 0;
 }

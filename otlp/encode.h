@@ -3,7 +3,9 @@
  * Spans and metric series as OTLP protobuf request bodies (ExportTraceServiceRequest,
  * ExportMetricsServiceRequest), grouped by process: one ResourceSpans / ResourceMetrics per
  * resource, one scope (obi, its version). Attribute names follow the OpenTelemetry semantic
- * conventions for HTTP; strings taken from traffic are made valid UTF-8.
+ * conventions for HTTP; strings taken from traffic are made valid UTF-8. The encoder writes
+ * the protobuf wire format itself (pb.h) with the field numbers of proto/; one thread at a time
+ * uses an encoder.
  */
 #ifndef OBI_OTLP_ENCODE_H
 #define OBI_OTLP_ENCODE_H
@@ -33,17 +35,19 @@ struct otlp_span_ref {
 	const struct otlp_resource *res;
 };
 
-/* Packs n spans into a malloc'ed ExportTraceServiceRequest. Returns 0 or -ENOMEM. */
-int otlp_encode_traces(const struct otlp_encoder *enc, const struct otlp_span_ref *spans, size_t n,
-		       uint8_t **out, size_t *len);
+/* Encodes n spans as an ExportTraceServiceRequest into the encoder's buffer: *out stays valid
+ * until the next encode with enc. Returns 0 or -ENOMEM. */
+int otlp_encode_traces(struct otlp_encoder *enc, const struct otlp_span_ref *spans, size_t n,
+		       const uint8_t **out, size_t *len);
 
-/* Packs n series into a malloc'ed ExportMetricsServiceRequest stamped now_unix_ns. */
-int otlp_encode_metrics(const struct otlp_encoder *enc, const struct otlp_series *series, size_t n,
-			uint64_t now_unix_ns, uint8_t **out, size_t *len);
+/* Encodes n series as an ExportMetricsServiceRequest stamped now_unix_ns, as above. */
+int otlp_encode_metrics(struct otlp_encoder *enc, const struct otlp_series *series, size_t n,
+			uint64_t now_unix_ns, const uint8_t **out, size_t *len);
 
-/* Reads a receiver's answer: rejected spans or data points and its message (partial success).
- * traces: which response type. Returns 0, or -EINVAL when the body does not decode. */
-int otlp_decode_response(bool traces, const uint8_t *body, size_t len, int64_t *rejected, char *msg,
+/* Reads a receiver's answer (Export{Trace,Metrics}ServiceResponse): rejected spans or data
+ * points and its message (partial success). Returns 0, or -EINVAL when the body does not
+ * decode. */
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
 			 size_t msg_size);
 
 /* Span name: "METHOD route", "METHOD" when the route is unknown, "HTTP" for unknown methods. */

@@ -63,7 +63,8 @@ struct otlp_exporter {
 	enum sampler_kind sampler;
 	double ratio;
 	char traces_url[CONFIG_URL_MAX + 16], metrics_url[CONFIG_URL_MAX + 16];
-	struct otlp_encoder *enc;
+	struct otlp_encoder *enc;		      /* used by the thread only */
+	struct otlp_span_ref *refs;		      /* the thread's: the batch being encoded */
 	struct otlp_http *traces_http, *metrics_http; /* used by the thread only */
 	_Atomic uint64_t abort_at;		      /* set at stop: ends transfers in progress */
 	unsigned seed;				      /* jitter, the thread's */
@@ -354,40 +355,32 @@ static enum otlp_outcome send_spans(struct otlp_exporter *ex, uint32_t head, uin
 				    uint64_t timeout_ms, struct otlp_response *resp,
 				    int64_t *rejected)
 {
-	struct otlp_span_ref *refs = malloc((n ? n : 1) * sizeof(*refs));
-	uint8_t *body = NULL;
-	size_t len = 0;
+	const uint8_t *body;
+	size_t len;
 	char msg[256];
 	uint32_t i;
-	int err;
 
 	*rejected = 0;
 	memset(resp, 0, sizeof(*resp));
-	if (!refs)
-		goto nomem;
 	for (i = 0; i < n; i++) {
 		const struct qspan *q = &ex->queue[(head + i) % ex->cap];
 
-		refs[i] = (struct otlp_span_ref){&q->span, q->res};
+		ex->refs[i] = (struct otlp_span_ref){&q->span, q->res};
 	}
-	err = otlp_encode_traces(ex->enc, refs, n, &body, &len);
-	free(refs);
-	if (err)
-		goto nomem;
+	if (otlp_encode_traces(ex->enc, ex->refs, n, &body, &len)) {
+		resp->err = -ENOMEM;
+		snprintf(resp->error, sizeof(resp->error), "encode: out of memory");
+		return OTLP_REJECTED;
+	}
 	otlp_http_post(ex->traces_http, body, len, timeout_ms, resp);
-	free(body);
 	if (otlp_http_outcome(resp) == OTLP_SENT && resp->body_len &&
-	    !otlp_decode_response(true, resp->body, resp->body_len, rejected, msg, sizeof(msg)) &&
+	    !otlp_decode_response(resp->body, resp->body_len, rejected, msg, sizeof(msg)) &&
 	    (*rejected || msg[0]))
 		log_warn("otlp: %s accepted spans partially: %lld of %u rejected: %s",
 			 ex->traces_url, (long long)*rejected, n, msg[0] ? msg : "(no message)");
 	if (*rejected < 0 || *rejected > n)
 		*rejected = *rejected < 0 ? 0 : n;
 	return otlp_http_outcome(resp);
-nomem:
-	resp->curl_code = -1;
-	snprintf(resp->error, sizeof(resp->error), "encode: out of memory");
-	return OTLP_REJECTED;
 }
 
 /* Releases the n spans at the head of the queue. Under mu. */
@@ -464,7 +457,7 @@ static enum otlp_outcome export_metrics(struct otlp_exporter *ex, uint64_t timeo
 					struct otlp_response *resp)
 {
 	struct otlp_series *snap = NULL;
-	uint8_t *body = NULL;
+	const uint8_t *body;
 	size_t n = 0, len = 0;
 	int64_t rejected;
 	char msg[256];
@@ -478,18 +471,17 @@ static enum otlp_outcome export_metrics(struct otlp_exporter *ex, uint64_t timeo
 	if (!err && n) {
 		otlp_http_post(ex->metrics_http, body, len, timeout_ms, resp);
 		if (otlp_http_outcome(resp) == OTLP_SENT && resp->body_len &&
-		    !otlp_decode_response(false, resp->body, resp->body_len, &rejected, msg,
+		    !otlp_decode_response(resp->body, resp->body_len, &rejected, msg,
 					  sizeof(msg)) &&
 		    (rejected || msg[0]))
 			log_warn(
 			    "otlp: %s accepted metrics partially: %lld data points rejected: %s",
 			    ex->metrics_url, (long long)rejected, msg[0] ? msg : "(no message)");
 	}
-	free(body);
 	pthread_mutex_lock(&ex->mu);
 	otlp_metrics_snapshot_free(snap, n);
 	if (err) {
-		resp->curl_code = -1;
+		resp->err = -ENOMEM;
 		snprintf(resp->error, sizeof(resp->error), "encode metrics: out of memory");
 		return OTLP_REJECTED;
 	}
@@ -660,6 +652,7 @@ static void exporter_free(struct otlp_exporter *ex)
 	otlp_http_free(ex->traces_http);
 	otlp_http_free(ex->metrics_http);
 	otlp_encoder_free(ex->enc);
+	free(ex->refs);
 	free(ex->queue);
 	pthread_cond_destroy(&ex->cond);
 	pthread_mutex_destroy(&ex->mu);
@@ -712,10 +705,11 @@ int otlp_exporter_new(const struct obi_config *cfg, struct otlp_exporter **out)
 	err = ex->enc ? 0 : -ENOMEM;
 	if (!err && ex->traces_on) {
 		ex->queue = calloc(ex->cap, sizeof(*ex->queue));
+		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
 		ex->traces_http =
 		    otlp_http_new(cfg->traces.url, cfg->traces.headers,
 				  cfg->traces.compression == OTLP_COMPRESSION_GZIP, &ex->abort_at);
-		err = ex->queue && ex->traces_http ? 0 : -ENOMEM;
+		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
 		ex->metrics = otlp_metrics_new(OTLP_METRICS_MAX_SERIES);
@@ -755,11 +749,6 @@ int otlp_exporter_open(const struct obi_config *cfg, struct otlp_exporter **out)
 	*out = NULL;
 	if (!config_otlp_enabled(cfg))
 		return 0;
-	err = otlp_http_global_init();
-	if (err) {
-		log_error("otlp: initialize libcurl: %s", strerror(-err));
-		return err;
-	}
 	err = otlp_exporter_new(cfg, out);
 	if (!err)
 		err = otlp_exporter_start(*out);

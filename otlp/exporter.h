@@ -38,7 +38,7 @@ int otlp_exporter_new(const struct obi_config *cfg, struct otlp_exporter **out);
 int otlp_exporter_start(struct otlp_exporter *ex);
 
 /* new + start; *out stays NULL (and 0 is returned) when cfg exports nothing. Call before any
- * other thread is started (libcurl's global set-up). */
+ * other thread is started (an https endpoint loads and sets up libcurl). */
 int otlp_exporter_open(const struct obi_config *cfg, struct otlp_exporter **out);
 
 /* A finished span of the process pi (copied; sampled for traces, always counted in metrics).

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * OTLP/HTTP transport: one POST of a protobuf body (optionally gzip) with libcurl, and what the
- * answer means for the exporter: sent, retry later (connection errors, timeouts, 429, 502, 503,
- * 504, honouring Retry-After) or rejected for good (other statuses).
+ * OTLP/HTTP transport: one POST of a protobuf body (optionally gzip) and what the answer means
+ * for the exporter: sent, retry later (connection errors, timeouts, 429, 502, 503, 504,
+ * honouring Retry-After) or rejected for good (other statuses). http:// endpoints are served by
+ * a small HTTP/1.1 client over a kept-alive connection; https:// ones by libcurl, loaded at run
+ * time (curl.h) so that its TLS libraries are not mapped when no endpoint needs them.
  */
 #ifndef OBI_OTLP_HTTP_H
 #define OBI_OTLP_HTTP_H
@@ -23,7 +25,7 @@ enum otlp_outcome {
 
 struct otlp_response {
 	long status;		/* HTTP status, 0 when none was received */
-	int curl_code;		/* CURLE_OK or the transfer's error */
+	int err;		/* 0, or -errno of the transfer (see otlp_http_outcome) */
 	char error[256];	/* what failed when there is no status, else "" */
 	int64_t retry_after_ms; /* Retry-After, -1 when absent */
 	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
@@ -35,8 +37,9 @@ struct otlp_http;
 
 /*
  * url: where to POST. headers: "k=v,..." list (validated by config), may be "". gzip: compress.
- * abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in progress, read at
- * every progress tick; may be NULL. Returns NULL when libcurl cannot be set up.
+ * abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in progress; may be
+ * NULL. An https url loads libcurl: call before other threads start. Returns NULL when out of
+ * memory or when libcurl is needed and cannot be loaded (logged).
  */
 struct otlp_http *otlp_http_new(const char *url, const char *headers, bool gzip,
 				const _Atomic uint64_t *abort_at);
@@ -47,15 +50,17 @@ void otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len, uint64
 		    struct otlp_response *resp);
 void otlp_response_free(struct otlp_response *resp);
 
+/* err -EINVAL (a url the transport cannot use) and -EPROTONOSUPPORT are permanent, any other
+ * error is retried; then the status decides. */
 enum otlp_outcome otlp_http_outcome(const struct otlp_response *resp);
 
 /* A Retry-After value: delay-seconds or an HTTP date (relative to now). -1 when unreadable. */
 int64_t otlp_retry_after_ms(const char *value, time_t now);
 
-/* gzip (RFC 1952) of in. Returns 0 or -ENOMEM. */
-int otlp_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
-
-/* libcurl's global set-up; call once from the main thread before any other thread starts. */
-int otlp_http_global_init(void);
+/* For the transports: notes a response header line ("Name: value", line end optional) that
+ * matters (Retry-After, Content-Type) in r. */
+void otlp_response_header(struct otlp_response *r, const char *line, size_t len);
+/* Appends data to r->body, up to OTLP_RESPONSE_MAX bytes in all. */
+void otlp_response_body(struct otlp_response *r, const void *data, size_t len);
 
 #endif /* OBI_OTLP_HTTP_H */

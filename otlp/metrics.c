@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,15 +79,35 @@ const char *otlp_http_method(const char *method)
 	return "_OTHER";
 }
 
+/* Dotted IPv4 of the 4 bytes at a; inet_ntop's result, without its printf. */
+static char *ipv4_str(const uint8_t *a, char *out, size_t size)
+{
+	char buf[16], *p = buf;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	if ((size_t)(p - buf) > size)
+		return NULL;
+	memcpy(out, buf, (size_t)(p - buf));
+	return out;
+}
+
 char *otlp_addr_str(const struct span_addr *a, char *out, size_t size)
 {
 	static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
 	const char *ok = NULL;
 
 	if (a->family == AF_INET)
-		ok = inet_ntop(AF_INET, a->addr, out, size);
+		ok = ipv4_str(a->addr, out, size);
 	else if (a->family == AF_INET6 && !memcmp(a->addr, v4mapped, sizeof(v4mapped)))
-		ok = inet_ntop(AF_INET, a->addr + 12, out, size);
+		ok = ipv4_str(a->addr + 12, out, size);
 	else if (a->family == AF_INET6)
 		ok = inet_ntop(AF_INET6, a->addr, out, size);
 	if (!ok && size)
@@ -134,24 +153,38 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-/* The series key of a span: everything but the histograms. */
+/* Copies the string s (at most max bytes) into out (size bytes), truncated; returns its length. */
+static size_t copy_str(char *out, size_t size, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max < size - 1 ? max : size - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return n;
+}
+
+/* The series key of a span: everything but the histograms, which stay unset. */
 static void series_key(struct otlp_series *k, const struct span *s, struct otlp_resource *res)
 {
-	memset(k, 0, sizeof(*k));
+	size_t method_len, route_len, addr_len = 0;
+
 	k->res = res;
 	k->kind = s->kind;
-	snprintf(k->method, sizeof(k->method), "%s", otlp_http_method(s->method));
-	snprintf(k->route, sizeof(k->route), "%s", s->route);
+	method_len = copy_str(k->method, sizeof(k->method), otlp_http_method(s->method), SIZE_MAX);
+	route_len = copy_str(k->route, sizeof(k->route), s->route, sizeof(s->route));
 	k->status = s->status;
+	k->server_address[0] = '\0';
+	k->server_port = 0;
 	if (s->kind == SPAN_CLIENT) {
 		otlp_server_address(s, &s->remote, k->server_address, sizeof(k->server_address));
 		k->server_port = s->remote.port;
+		addr_len = strlen(k->server_address);
 	}
 	k->hash = fnv(14695981039346656037ULL, &res, sizeof(res));
 	k->hash = fnv(k->hash, &k->kind, sizeof(k->kind));
-	k->hash = fnv(k->hash, k->method, strlen(k->method));
-	k->hash = fnv(k->hash, k->route, strlen(k->route) + 1);
-	k->hash = fnv(k->hash, k->server_address, strlen(k->server_address) + 1);
+	k->hash = fnv(k->hash, k->method, method_len);
+	k->hash = fnv(k->hash, k->route, route_len + 1);
+	k->hash = fnv(k->hash, k->server_address, addr_len + 1);
 	k->hash = fnv(k->hash, &k->server_port, sizeof(k->server_port));
 	k->hash = fnv(k->hash, &k->status, sizeof(k->status));
 }
@@ -191,6 +224,7 @@ void otlp_metrics_record(struct otlp_metrics *m, const struct span *s, struct ot
 			return;
 		}
 		*se = key;
+		memset(se->h, 0, sizeof(se->h));
 		se->start_unix_ns = s->start_ns;
 		otlp_resource_get(res);
 		se->next = m->table[b];

@@ -568,7 +568,6 @@ static void test_stop_while_hanging(void)
 
 int main(void)
 {
-	CHECK_INT(otlp_http_global_init(), 0);
 	test_batches_and_flush();
 	test_retries();
 	test_rejected_and_partial();
