@@ -124,7 +124,8 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 
 /* sys_enter of a send: plan the client span of a request start; sys_exit reports it. True
  * when a plan was left in pending_inject. */
-static __always_inline bool client_request(__u64 id, struct sock *sk, __u64 base, __u64 len)
+static __always_inline bool client_request(__u64 id, __u32 lport, __u32 rport, __u64 base,
+					   __u64 len)
 {
 	__u32 zero = 0, n = len < OBI_CAP_MAX ? len : OBI_CAP_MAX;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -139,8 +140,8 @@ static __always_inline bool client_request(__u64 id, struct sock *sk, __u64 base
 	plan_client_request(id, b, n, &inj);
 	if (!inject_on)
 		inj.mode = INJ_NONE;
-	inj.lport = sk->__sk_common.skc_num;
-	inj.rport = sk->__sk_common.skc_dport;
+	inj.lport = lport;
+	inj.rport = rport;
 	__builtin_memcpy(inj.head, b, 4);
 	return bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY) == 0;
 }

@@ -66,12 +66,23 @@ struct head_scan {
 	__u32 tp_count;		/* traceparent headers seen */
 };
 
+/* What a program hands to the program it tail-calls (see `tails` in obi.bpf.c). */
+struct handoff {
+	__u64 id;		/* bpf_get_current_pid_tgid() */
+	__u64 sk;		/* struct sock address */
+	__u64 base;		/* plan_request: the request's first bytes in user memory */
+	__u64 len;		/* ...and how many of them are there */
+	__u32 lport;		/* host order */
+	__u32 rport;		/* network order */
+};
+
 struct scratch {
 	struct obi_data_event e;
 	__u8 slack[32];
 	/* results of a head scan live here, not on the stack: the verifier then sees them as
 	 * plain numbers and the scan loop converges after one pass */
 	struct head_scan scan;
+	struct handoff h;
 };
 
 struct {

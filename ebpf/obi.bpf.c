@@ -147,6 +147,41 @@ static __always_inline bool http_start(const __u8 *b)
 
 #include "inject.bpf.h"
 
+/*
+ * The heavy halves of the I/O programs — planning a client request's span and traceparent,
+ * and a server request's trace context — are programs of their own, tail-called with what
+ * they need in the per-CPU scratch (struct handoff). The verifier then checks each once, not
+ * once inside every syscall's program: most of obi's start-up time is verification.
+ */
+enum tail {
+	TAIL_PLAN_REQUEST,	/* enter of a send that starts an HTTP request */
+	TAIL_EMIT_REQUEST,	/* exit of a receive that starts an HTTP request */
+	TAIL_MAX,
+};
+
+int plan_request(void *ctx);
+int emit_request(void *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, TAIL_MAX);
+	__type(key, __u32);
+	__array(values, int(void *));
+} tails SEC(".maps") = {
+	.values = {
+		[TAIL_PLAN_REQUEST] = (void *)&plan_request,
+		[TAIL_EMIT_REQUEST] = (void *)&emit_request,
+	},
+};
+
+static __always_inline void emit_data(struct obi_data_event *e, __u64 cap)
+{
+	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
+		count(OBI_CNT_RINGBUF_FULL);
+	else
+		count(OBI_CNT_DATA_EVENTS);
+}
+
 
 /* Resolves the buffer of a call to its first segment. */
 static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *seg_len)
@@ -182,11 +217,13 @@ static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *
  * traceparent for the sk_msg program that runs inside the call. Receives need no enter
  * program: their exit reads the arguments from the syscall's saved registers.
  */
-static __always_inline int enter_send(int fd, __u64 buf, __u32 count, __u8 kind)
+static __always_inline int enter_send(void *ctx, int fd, __u64 buf, __u32 count, __u8 kind)
 {
 	struct io_args a = { .buf = buf, .count = count, .kind = kind };
 	struct task_io *io = selected_task();
 	__u64 base, seg_len;
+	struct scratch *sc;
+	__u32 zero = 0;
 	__u8 head[8];
 	struct sock *sk;
 
@@ -200,7 +237,30 @@ static __always_inline int enter_send(int fd, __u64 buf, __u32 count, __u8 kind)
 	    (head[0] == 'H' && head[1] == 'T'))
 		return 0;	/* not a request (a response starts with "HTTP/") */
 	sk = tcp_sock_of_fd(fd);
-	if (sk && client_request(bpf_get_current_pid_tgid(), sk, base, seg_len))
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sk || !sc)
+		return 0;
+	sc->h.id = bpf_get_current_pid_tgid();
+	sc->h.base = base;
+	sc->h.len = seg_len;
+	sc->h.lport = sk->__sk_common.skc_num;
+	sc->h.rport = sk->__sk_common.skc_dport;
+	bpf_tail_call(ctx, &tails, TAIL_PLAN_REQUEST);
+	return 0;
+}
+
+SEC("tracepoint")
+int plan_request(void *ctx)
+{
+	struct task_io *io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0, 0);
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct handoff h;
+
+	if (!sc || !io)
+		return 0;
+	h = sc->h;
+	if (client_request(h.id, h.lport, h.rport, h.base, h.len))
 		io->pending = 1;
 	return 0;
 }
@@ -237,28 +297,45 @@ static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total
 		e->tail_len = total;
 }
 
-/* Attaches the span ids of a request start to its event, and keeps each thread's current
- * server span up to date. */
-static __always_inline void trace_context(__u64 id, __u64 sk, struct obi_conn *conn, __u8 dir,
-					  bool pending, bool start, struct obi_data_event *e)
+/* A send: the ids its enter planned for a client request, and the end of the thread's
+ * server span when it starts a response. */
+static __always_inline void send_context(__u64 id, __u64 sk, struct obi_conn *conn, bool pending,
+					 bool response, struct obi_data_event *e)
 {
-	bool response = start && e->data[0] == 'H' && e->data[1] == 'T';
-	struct inject *inj;
+	struct inject *inj = pending ? bpf_map_lookup_elem(&pending_inject, &id) : NULL;
 
-	__builtin_memset(&e->trace, 0, sizeof(e->trace));
-	if (dir == OBI_DIR_SEND) {
-		inj = pending ? bpf_map_lookup_elem(&pending_inject, &id) : NULL;
-		if (inj) {
-			e->trace = inj->t;
-			if (inj->done == 2)
-				e->trace.state |= OBI_TP_DONE;
-			bpf_map_delete_elem(&pending_inject, &id);
-		}
-		if (response)
-			server_response(id, sk, conn);
-	} else if (start && !response) {
-		server_request(id, sk, conn, e->data, e->cap_len, &e->trace);
+	if (inj) {
+		e->trace = inj->t;
+		if (inj->done == 2)
+			e->trace.state |= OBI_TP_DONE;
+		bpf_map_delete_elem(&pending_inject, &id);
 	}
+	if (response)
+		server_response(id, sk, conn);
+}
+
+/* The exit of a receive that read a request start: its server span's ids, then the event. */
+SEC("tracepoint")
+int emit_request(void *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct obi_data_event *e;
+	struct obi_conn *conn;
+	__u64 key, cap;
+
+	if (!sc)
+		return 0;
+	e = &sc->e;
+	key = sc->h.sk;
+	conn = bpf_map_lookup_elem(&conn_state, &key);
+	if (conn)
+		server_request(sc->h.id, key, conn, e->data, e->cap_len, &e->trace);
+	cap = e->cap_len;
+	if (cap > OBI_CAP_MAX)
+		cap = OBI_CAP_MAX;
+	emit_data(e, cap);
+	return 0;
 }
 
 /*
@@ -273,7 +350,7 @@ enum peek_arg {
 	PEEK_ARG4,	/* recvfrom(fd, buf, len, flags, ...) */
 };
 
-static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg peek)
+static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enum peek_arg peek)
 {
 	__u64 id = bpf_get_current_pid_tgid(), enter_ns = 0, base = 0, seg_len = 0, cap;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -375,12 +452,16 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg 
 	e->cap_len = cap;
 	if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
-	trace_context(id, key, conn, dir, pending, start, e);
-
-	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
-		count(OBI_CNT_RINGBUF_FULL);
-	else
-		count(OBI_CNT_DATA_EVENTS);
+	__builtin_memset(&e->trace, 0, sizeof(e->trace));
+	if (dir == OBI_DIR_SEND) {
+		send_context(id, key, conn, pending, start && head[0] == 'H' && head[1] == 'T', e);
+	} else if (start && !(head[0] == 'H' && head[1] == 'T')) {
+		sc->h.id = id;
+		sc->h.sk = key;
+		bpf_tail_call(ctx, &tails, TAIL_EMIT_REQUEST);
+		/* reached only if the tail call failed: the event goes without ids */
+	}
+	emit_data(e, cap);
 	return 0;
 }
 
@@ -388,13 +469,13 @@ static __always_inline int exit_io(long ret, __u8 dir, __u8 kind, enum peek_arg 
 	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
 	int trace_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
 	{                                                                        \
-		return enter_send(ctx->args[0], ctx->args[1], ctx->args[2], kind); \
+		return enter_send(ctx, ctx->args[0], ctx->args[1], ctx->args[2], kind); \
 	}
 #define EXIT(name, kind, dir, peek)                                   \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
 	int trace_exit_##name(struct trace_event_raw_sys_exit *ctx) \
 	{                                                             \
-		return exit_io(ctx->ret, dir, kind, peek);            \
+		return exit_io(ctx, ctx->ret, dir, kind, peek);       \
 	}
 
 EXIT(read, BUF_PLAIN, OBI_DIR_RECV, PEEK_NONE)
