@@ -34,7 +34,6 @@ struct agent {
 	struct ring_buffer *rb;
 	struct conn_tracker *conns;
 	struct discovery *disc;
-	struct traced_pids pids;
 	struct otlp_exporter *otlp;	/* NULL: no OTLP export configured */
 	struct demo demo;
 	bool demo_on;
@@ -179,7 +178,8 @@ static void start_injection(struct agent *a)
 	}
 	err = loader_injection_on(a->skel);
 	if (!err)
-		err = selftest_injection(&a->pids, &a->selftest_pid, &why);
+		err = selftest_injection(bpf_map__fd(a->skel->maps.traced_pids), &a->selftest_pid,
+					 &why);
 	else
 		why = "could not attach the injection programs (see above)";
 	if (err) {
@@ -211,11 +211,9 @@ static int start(struct agent *a)
 	err = loader_start(&a->cfg, &a->skel);
 	if (err)
 		return err;
-	a->pids.pids_fd = bpf_map__fd(a->skel->maps.traced_pids);
-	a->pids.gen_fd = bpf_map__fd(a->skel->maps.sel_gen);
 	start_injection(a);
 	a->conns = conn_tracker_new(on_span, a);
-	a->disc = discovery_new(&a->cfg, &a->pids);
+	a->disc = discovery_new(&a->cfg, bpf_map__fd(a->skel->maps.traced_pids));
 	if (!a->conns || !a->disc)
 		return -ENOMEM;
 	sync_clock(a);

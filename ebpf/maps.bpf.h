@@ -159,28 +159,15 @@ static __always_inline bool pid_selected(__u32 tgid)
 	return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
 }
 
-/* Bumped whenever traced_pids changes: [0] by the kernel, [1] by user space (each writes only
- * its own). A thread's cached answer to "is my process selected?" holds while both match. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u32);
-} sel_gen SEC(".maps");
-
-/* Per thread, freed with it: the cached selection and what the enter of a send leaves for
- * its exit. Reaching it costs a pointer walk, not a hash lookup, so the syscalls of processes
- * obi does not trace pay little more than the tracepoint itself. */
+/* Per thread, freed with it: what the enter of a send leaves for its exit, and the thread's
+ * ids (obi's PID namespace) for the exit to use. */
 struct task_io {
 	__u64 enter_ns;		/* sys_enter of the current send */
-	__u32 gen[2];		/* sel_gen when `selected` was decided */
 	__u32 tgid;		/* in obi's PID namespace */
 	__u32 tid;
-	__u8 known;		/* selected, tgid and tid are set */
-	__u8 selected;
 	__u8 armed;		/* the enter of the current send ran */
 	__u8 pending;		/* ...and planned a client request in pending_inject */
-	__u8 _pad[4];
+	__u8 _pad[6];
 };
 
 struct {
@@ -190,33 +177,22 @@ struct {
 	__type(value, struct task_io);
 } task_io SEC(".maps");
 
-static __always_inline void selection_changed(void)
-{
-	__u32 key = 0;
-	__u32 *gen = bpf_map_lookup_elem(&sel_gen, &key);
-
-	if (gen)
-		__sync_fetch_and_add(gen, 1);
-}
-
-/* The current thread's storage when its process is selected (tgid and tid set), else NULL. */
+/* The current thread's storage (tgid and tid set) when its process is selected, else NULL. A
+ * lookup in traced_pids first: the syscalls of processes obi does not trace cost no more. */
 static __always_inline struct task_io *selected_task(void)
 {
-	__u32 k0 = 0, k1 = 1, *g0 = bpf_map_lookup_elem(&sel_gen, &k0),
-	      *g1 = bpf_map_lookup_elem(&sel_gen, &k1);
-	struct task_io *io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
-						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_io *io;
+	__u32 tgid, tid;
 
-	if (!io || !g0 || !g1)
+	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
 		return NULL;
-	if (!io->known || io->gen[0] != *g0 || io->gen[1] != *g1) {
-		/* generations first, then the lookup: a change racing with this is seen next time */
-		io->gen[0] = *g0;
-		io->gen[1] = *g1;
-		io->selected = current_ids(&io->tgid, &io->tid) && pid_selected(io->tgid);
-		io->known = 1;
+	io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (io) {
+		io->tgid = tgid;
+		io->tid = tid;
 	}
-	return io->selected ? io : NULL;
+	return io;
 }
 
 /* Ring buffer wake-ups are batched: user space polls every few ms; wake it only when the
