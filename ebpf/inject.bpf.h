@@ -177,26 +177,27 @@ int obi_sockops(struct bpf_sock_ops *skops)
 
 static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj)
 {
+	__u32 off = inj->off & (OBI_CAP_MAX - 1), size;
 	void *data, *data_end;
-	__u32 off = inj->off, size;
 
-	if (bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0))
+	if (off != inj->off || bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0))
 		return;
-	/* the new bytes must be pulled into the linear window before they can be written */
-	if (bpf_msg_pull_data(msg, off, off + OBI_TP_HEADER_LEN, 0))
+	/*
+	 * One pull makes the whole message (the new bytes too) one linear element, so the header
+	 * can be written, and so the request leaves in one segment: tcp_bpf sends each scatterlist
+	 * element on its own, without MSG_MORE, and Nagle would hold a second segment for a
+	 * delayed ACK (40 ms).
+	 */
+	size = msg->size;
+	if (bpf_msg_pull_data(msg, 0, size < LINEAR_MAX ? size : LINEAR_MAX, 0))
 		goto undo;
 	data = (void *)(long)msg->data;
 	data_end = (void *)(long)msg->data_end;
-	if (data + OBI_TP_HEADER_LEN > data_end)
+	if (data + off + OBI_TP_HEADER_LEN > data_end)
 		goto undo;
-	__builtin_memcpy(data, inj->hdr, OBI_TP_HEADER_LEN);
+	__builtin_memcpy(data + off, inj->hdr, OBI_TP_HEADER_LEN);
 	inj->done = 2;
 	count(OBI_CNT_INJECTED);
-	/* tcp_bpf sends each scatterlist element on its own, without MSG_MORE: the split at the
-	 * insertion point would go out as two segments, and Nagle would hold the second for a
-	 * delayed ACK (40 ms). One linear element keeps the request in one segment. */
-	size = msg->size;
-	bpf_msg_pull_data(msg, 0, size < LINEAR_MAX ? size : LINEAR_MAX, 0);
 	return;
 undo:
 	bpf_msg_pop_data(msg, off, OBI_TP_HEADER_LEN, 0);
