@@ -287,7 +287,7 @@ class NodeServer:
 class Sink:
     def __init__(self):
         self.port = free_port()
-        self.p = spawn([sys.executable, os.path.join(HERE, "sink.py"), str(self.port)],
+        self.p = spawn([os.environ.get("SINK_BIN", "sink"), str(self.port)],
                        stdout=subprocess.PIPE, stderr=open(os.path.join(WORK, "sink.err"), "ab"))
         if self.p.stdout.readline().strip() != b"sink ready":
             raise RuntimeError("the OTLP sink did not start")
@@ -634,7 +634,7 @@ class Suite:
                  "nginx 1 worker, keep-alive, `return 200` with a 17-byte body; obi and nginx are "
                  "restarted for every run (obi first, then nginx, so every connection is "
                  "opened under obi). *nginx+obi*: printer disabled, no export. *nginx+obi+otlp*: "
-                 "OTLP/HTTP export to a local python sink (printer disabled). *proxy*: a second "
+                 "OTLP/HTTP export to a local sink (`bench/sink.c`, printer disabled). *proxy*: a second "
                  "nginx (1 worker) in front of the first, `proxy_pass` with 32 keep-alive "
                  "upstream connections; with obi both nginx are selected (3 spans per request: "
                  "proxy server, proxy client, origin server), printer disabled, no export; "

@@ -2,7 +2,8 @@
 /*
  * CPU cost of obi's OTLP path per span, without BPF or traffic: synthetic server spans (the
  * attributes obi fills from real HTTP/1 requests) go through otlp_exporter_on_span at a fixed
- * rate into a receiver named by OTEL_EXPORTER_OTLP_ENDPOINT (bench/sink.py). Prints the CPU of
+ * rate into a receiver named by OTEL_EXPORTER_OTLP_ENDPOINT (bench/sink.c, built by
+ * bench/run.sh into build/bench/sink). Prints the CPU of
  * the calling thread (the event loop's share: queue, metrics), of the exporter thread (encode,
  * gzip, HTTP), and of the encoder alone, each in µs per span.
  *
@@ -161,7 +162,8 @@ int main(int argc, char **argv)
 	}
 	if (!getenv("OTEL_EXPORTER_OTLP_ENDPOINT") &&
 	    !getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
-		fprintf(stderr, "exportbench: set OTEL_EXPORTER_OTLP_ENDPOINT (bench/sink.py)\n");
+		fprintf(stderr, "exportbench: set OTEL_EXPORTER_OTLP_ENDPOINT (a receiver such as "
+				"build/bench/sink)\n");
 		return 2;
 	}
 	if (config_load(&cfg, 1, cfg_argv, environ, stderr))

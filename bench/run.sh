@@ -38,6 +38,10 @@ mkdir -p "$build/bench"
 if [ ! -x "$build/bench/pace" ] || [ "$here/pace.c" -nt "$build/bench/pace" ]; then
 	cc -O2 -Wall -Wextra -o "$build/bench/pace" "$here/pace.c"
 fi
+# the OTLP sink (stands in for a collector)
+if [ ! -x "$build/bench/sink" ] || [ "$here/sink.c" -nt "$build/bench/sink" ]; then
+	cc -O2 -Wall -Wextra -o "$build/bench/sink" "$here/sink.c" -lz
+fi
 
 # the OpenTelemetry JS SDK for scenario 6 (versions pinned by package-lock.json)
 if [ ! -e "$here/node/node_modules/@opentelemetry/sdk-trace-node/package.json" ]; then
@@ -46,5 +50,5 @@ fi
 
 # a private copy, so that a rebuild by someone else during the run cannot mix two versions
 cp "$build/obi" "$build/bench/obi"
-export OBI_BIN="$build/bench/obi" PACE_BIN="$build/bench/pace"
+export OBI_BIN="$build/bench/obi" PACE_BIN="$build/bench/pace" SINK_BIN="$build/bench/sink"
 exec python3 "$here/bench.py" "$@"
