@@ -43,7 +43,7 @@ struct listen_set {
 
 struct discovery {
 	const struct obi_config *cfg;
-	int map_fd;
+	struct traced_pids *pids;
 	uint32_t self;
 	uint64_t self_netns;
 	unsigned count;
@@ -82,14 +82,14 @@ static bool ports_matter_on_exec(const struct obi_config *cfg)
 	return false;
 }
 
-struct discovery *discovery_new(const struct obi_config *cfg, int traced_pids_fd)
+struct discovery *discovery_new(const struct obi_config *cfg, struct traced_pids *pids)
 {
 	struct discovery *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
 	d->cfg = cfg;
-	d->map_fd = traced_pids_fd;
+	d->pids = pids;
 	d->self = getpid();
 	d->self_netns = ns_inode(0, "net");
 	selector_needs(cfg, &d->needs);
@@ -148,13 +148,12 @@ static struct proc_entry *proc_add(struct discovery *d, uint32_t pid, const char
 				   const char *why, bool to_kernel, const char *name)
 {
 	struct proc_entry **slot = proc_slot(d, pid), *p = *slot;
-	struct obi_pid_info val = {};
 
 	if (p && !p->dropped)
 		return p;
 	if (pid == d->self)
 		return NULL;
-	if (to_kernel && bpf_map_update_elem(d->map_fd, &pid, &val, BPF_ANY)) {
+	if (to_kernel && traced_pids_add(d->pids, pid)) {
 		log_warn("select pid %u: %s", pid, strerror(errno));
 		return NULL;
 	}
@@ -180,7 +179,7 @@ static void proc_drop(struct discovery *d, uint32_t pid, const char *by)
 {
 	struct proc_entry **slot = proc_slot(d, pid), *p = *slot;
 
-	bpf_map_delete_elem(d->map_fd, &pid);
+	traced_pids_remove(d->pids, pid);
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p)
@@ -238,7 +237,7 @@ static void proc_forget(struct discovery *d, uint32_t pid)
 	if (!p->dropped)
 		d->count--;
 	free(p);
-	bpf_map_delete_elem(d->map_fd, &pid);
+	traced_pids_remove(d->pids, pid);
 	log_debug("process exited pid=%u", pid);
 }
 

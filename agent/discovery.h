@@ -15,11 +15,12 @@
 #include "config.h"
 #include "obi.h"
 #include "procinfo.h"
+#include "traced_pids.h"
 
 struct discovery;
 
 /* traced_pids_fd: the BPF map of selected tgids. */
-struct discovery *discovery_new(const struct obi_config *cfg, int traced_pids_fd);
+struct discovery *discovery_new(const struct obi_config *cfg, struct traced_pids *pids);
 void discovery_free(struct discovery *d);
 
 /* Selects every running process that matches a selector. Returns how many, or -errno. */

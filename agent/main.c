@@ -34,6 +34,7 @@ struct agent {
 	struct ring_buffer *rb;
 	struct conn_tracker *conns;
 	struct discovery *disc;
+	struct traced_pids pids;
 	struct otlp_exporter *otlp;	/* NULL: no OTLP export configured */
 	struct demo demo;
 	bool demo_on;
@@ -178,8 +179,7 @@ static void start_injection(struct agent *a)
 	}
 	err = loader_injection_on(a->skel);
 	if (!err)
-		err = selftest_injection(bpf_map__fd(a->skel->maps.traced_pids), &a->selftest_pid,
-					 &why);
+		err = selftest_injection(&a->pids, &a->selftest_pid, &why);
 	else
 		why = "could not attach the injection programs (see above)";
 	if (err) {
@@ -211,9 +211,14 @@ static int start(struct agent *a)
 	err = loader_start(&a->cfg, &a->skel);
 	if (err)
 		return err;
+	err = traced_pids_open(&a->pids, a->skel);
+	if (err) {
+		log_error("map pid_bits: %s", strerror(-err));
+		return err;
+	}
 	start_injection(a);
 	a->conns = conn_tracker_new(on_span, a);
-	a->disc = discovery_new(&a->cfg, bpf_map__fd(a->skel->maps.traced_pids));
+	a->disc = discovery_new(&a->cfg, &a->pids);
 	if (!a->conns || !a->disc)
 		return -ENOMEM;
 	sync_clock(a);
@@ -247,6 +252,7 @@ static void stop(struct agent *a)
 	ring_buffer__free(a->rb);
 	discovery_free(a->disc);
 	conn_tracker_free(a->conns);
+	traced_pids_close(&a->pids);
 	if (a->skel)
 		loader_stop(a->skel);
 }

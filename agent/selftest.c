@@ -283,11 +283,9 @@ static int reap(pid_t pid)
 	return 9;
 }
 
-int selftest_injection(int traced_pids_fd, pid_t *child, const char **why)
+int selftest_injection(struct traced_pids *pids, pid_t *child, const char **why)
 {
-	struct obi_pid_info info = {};
 	int go[2], rc;
-	__u32 key;
 	pid_t pid;
 
 	*why = failures[1];
@@ -302,16 +300,15 @@ int selftest_injection(int traced_pids_fd, pid_t *child, const char **why)
 	}
 	close(go[0]);
 	*child = pid;
-	key = pid;
 	/* select the child before it connects: sock_ops adds only selected processes' sockets */
-	if (bpf_map_update_elem(traced_pids_fd, &key, &info, BPF_ANY) || write(go[1], "g", 1) != 1)
+	if (traced_pids_add(pids, pid) || write(go[1], "g", 1) != 1)
 		rc = 1;
 	else
 		rc = reap(pid);
 	close(go[1]);
 	if (rc)
 		reap(pid);
-	bpf_map_delete_elem(traced_pids_fd, &key);
+	traced_pids_remove(pids, pid);
 	if (rc == 0)
 		return 0;
 	*why = rc > 0 && rc < (int)(sizeof(failures) / sizeof(failures[0])) && failures[rc]

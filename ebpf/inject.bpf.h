@@ -157,7 +157,7 @@ int obi_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+		if (!current_selected(&tgid, &tid))
 			return 1;
 		cookie = bpf_get_socket_cookie(skops);
 		bpf_map_update_elem(&connecting, &cookie, &one, BPF_ANY);

@@ -19,6 +19,20 @@ struct {
 	__type(value, struct obi_pid_info);
 } traced_pids SEC(".maps");
 
+/*
+ * traced_pids again, as one bit per pid, kept only when obi sees the initial PID namespace
+ * (its pids are then the kernel's): the first check of every program is an array load and a
+ * bit test instead of a hash lookup. Written by both sides with atomic or/and (user space
+ * through an mmap of the map).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBI_PID_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} pid_bits SEC(".maps");
+
 /* One bit per TCP port: listening on a set port selects the process. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -159,6 +173,38 @@ static __always_inline bool pid_selected(__u32 tgid)
 	return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
 }
 
+/* Keeps pid_bits in step with traced_pids (pid in obi's namespace, so the kernel's here). */
+static __always_inline void pid_bit(__u32 pid, bool on)
+{
+	__u32 word = pid / 64;
+	__u64 *bits, bit = 1ULL << (pid % 64);
+
+	if (!pidns_initial || word >= OBI_PID_WORDS)
+		return;
+	bits = bpf_map_lookup_elem(&pid_bits, &word);
+	if (!bits)
+		return;
+	if (on)
+		__sync_fetch_and_or(bits, bit);
+	else
+		__sync_fetch_and_and(bits, ~bit);
+}
+
+/* The current task's ids (current_ids) when its process is selected. */
+static __always_inline bool current_selected(__u32 *tgid, __u32 *tid)
+{
+	if (pidns_initial) {
+		__u64 id = bpf_get_current_pid_tgid(), *bits;
+		__u32 word = (id >> 32) / 64;
+
+		*tgid = id >> 32;
+		*tid = (__u32)id;
+		bits = bpf_map_lookup_elem(&pid_bits, &word);
+		return bits && (*bits >> (*tgid % 64)) & 1;
+	}
+	return current_ids(tgid, tid) && pid_selected(*tgid);
+}
+
 /* Per thread, freed with it: what the enter of a send leaves for its exit, and the thread's
  * ids (obi's PID namespace) for the exit to use. */
 struct task_io {
@@ -177,14 +223,14 @@ struct {
 	__type(value, struct task_io);
 } task_io SEC(".maps");
 
-/* The current thread's storage (tgid and tid set) when its process is selected, else NULL. A
- * lookup in traced_pids first: the syscalls of processes obi does not trace cost no more. */
+/* The current thread's storage (tgid and tid set) when its process is selected, else NULL.
+ * The selection first: the syscalls of processes obi does not trace cost no more. */
 static __always_inline struct task_io *selected_task(void)
 {
 	struct task_io *io;
 	__u32 tgid, tid;
 
-	if (!current_ids(&tgid, &tid) || !pid_selected(tgid))
+	if (!current_selected(&tgid, &tid))
 		return NULL;
 	io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);

@@ -556,6 +556,7 @@ static __always_inline void select_pid(__u32 pid, __u32 ppid, __u16 port, __u8 r
 	if (pid == self_pid)
 		return;
 	if (bpf_map_update_elem(&traced_pids, &pid, &info, BPF_NOEXIST) == 0) {
+		pid_bit(pid, true);
 		emit_proc(OBI_EV_PROC_NEW, pid, ppid, port, reason);
 	}
 }
@@ -661,6 +662,7 @@ int BPF_PROG(trace_process_exit, struct task_struct *task)
 	if (tgid != tid)
 		return 0;
 	bpf_map_delete_elem(&traced_pids, &tgid);
+	pid_bit(tgid, false);
 	emit_proc(OBI_EV_PROC_EXIT, tgid, 0, 0, 0);
 	return 0;
 }

@@ -24,6 +24,8 @@
 #define OBI_TAIL 8
 
 #define OBI_PORT_WORDS (65536 / 64)
+/* One bit per pid up to the kernel's PID_MAX_LIMIT (4194304): the pid_bits map. */
+#define OBI_PID_WORDS (4194304 / 64)
 
 enum obi_event_type {
 	OBI_EV_DATA = 1,	/* bytes read or written on a TCP socket */
