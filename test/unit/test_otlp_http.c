@@ -4,7 +4,8 @@
  * picks): the request it writes (target, Host, Content-Type, configured headers, Content-Length,
  * gzip body), responses framed by Content-Length, chunked encoding (extensions, trailers) or
  * the connection's end, 1xx interim answers, Retry-After, keep-alive and reconnection after the
- * receiver closed, timeouts, cancellation at exit, refused connections, malformed answers.
+ * receiver closed, timeouts, cancellation at exit, refused connections, malformed answers;
+ * then the response reader on its own, fed one byte per read.
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -410,6 +411,56 @@ static void test_failures(void)
 	otlp_http_free(h);
 }
 
+/* otlp_http_read_response's source: the answer one byte per read, then end (0 or -errno). */
+struct bytes {
+	const char *p;
+	int end;
+};
+
+static ssize_t one_byte(void *ctx, void *buf, size_t cap)
+{
+	struct bytes *b = ctx;
+
+	if (!*b->p)
+		return b->end;
+	CHECK(cap > 0);
+	memcpy(buf, b->p++, 1);
+	return 1;
+}
+
+static void test_read_response(void)
+{
+	struct bytes b = {"HTTP/1.1 100 Continue\r\n\r\n"
+			  "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n"
+			  "Transfer-Encoding: chunked\r\n\r\n"
+			  "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+			  -EIO};
+	struct otlp_response r;
+	bool keep;
+
+	CHECK_INT(otlp_http_read_response(one_byte, &b, &r, &keep), 0);
+	CHECK_INT(r.status, 429);
+	CHECK_INT(r.retry_after_ms, 7000);
+	CHECK(r.body && !strcmp((char *)r.body, "hello world"));
+	CHECK(keep);
+	CHECK_STR(b.p, ""); /* everything read, the end not asked for */
+	otlp_response_free(&r);
+
+	/* framed by the end of the connection */
+	b = (struct bytes){"HTTP/1.0 200 OK\r\n\r\nuntil-eof", 0};
+	CHECK_INT(otlp_http_read_response(one_byte, &b, &r, &keep), 0);
+	CHECK_INT(r.status, 200);
+	CHECK(r.body && !strcmp((char *)r.body, "until-eof"));
+	CHECK(!keep);
+	otlp_response_free(&r);
+
+	/* the source's error ends the answer */
+	b = (struct bytes){"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", -ECONNRESET};
+	CHECK_INT(otlp_http_read_response(one_byte, &b, &r, &keep), -ECONNRESET);
+	CHECK(!keep);
+	otlp_response_free(&r);
+}
+
 int main(void)
 {
 	test_request_and_keepalive();
@@ -417,5 +468,6 @@ int main(void)
 	test_receiver_closes();
 	test_gzip();
 	test_failures();
+	test_read_response();
 	return check_done("test_otlp_http");
 }
