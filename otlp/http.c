@@ -102,18 +102,26 @@ void otlp_response_header(struct otlp_response *r, const char *line, size_t len)
 
 void otlp_response_body(struct otlp_response *r, const void *data, size_t len)
 {
-	size_t keep = len;
+	size_t keep = len, cap;
 	uint8_t *grown;
 
 	if (r->body_len + keep > OTLP_RESPONSE_MAX)
 		keep = OTLP_RESPONSE_MAX - r->body_len;
 	if (!keep)
 		return;
-	grown = realloc(r->body, r->body_len + keep + 1);
-	if (!grown)
-		return;
-	memcpy(grown + r->body_len, data, keep);
-	r->body = grown;
+	if (r->body_len + keep + 1 > r->body_cap) {
+		/* doubled: a body in many small reads or chunks is not copied once per piece */
+		for (cap = r->body_cap ? r->body_cap : 256; cap < r->body_len + keep + 1;)
+			cap *= 2;
+		if (cap > OTLP_RESPONSE_MAX + 1)
+			cap = OTLP_RESPONSE_MAX + 1;
+		grown = realloc(r->body, cap);
+		if (!grown)
+			return;
+		r->body = grown;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, keep);
 	r->body_len += keep;
 	r->body[r->body_len] = '\0';
 }
@@ -122,7 +130,7 @@ void otlp_response_free(struct otlp_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
-	resp->body_len = 0;
+	resp->body_len = resp->body_cap = 0;
 }
 
 enum otlp_outcome otlp_http_outcome(const struct otlp_response *r)

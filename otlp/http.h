@@ -30,7 +30,7 @@ struct otlp_response {
 	char error[256];	/* what failed when there is no status, else "" */
 	int64_t retry_after_ms; /* Retry-After, -1 when absent */
 	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
-	size_t body_len;
+	size_t body_len, body_cap;
 	bool protobuf; /* Content-Type: application/x-protobuf */
 };
 
