@@ -42,7 +42,10 @@ struct otlp_http {
 	char host[256], port[8];
 	char *head; /* the request head up to Content-Length */
 	size_t head_len;
-	int fd;	       /* the kept-alive connection, -1 when none */
+	int fd;			 /* the kept-alive connection, -1 when none */
+	uint64_t deadline;	 /* of the current attempt (CLOCK_MONOTONIC ns) */
+	otlp_http_read_fn *read; /* response bytes: sock_read, or a test's source */
+	void *read_ctx;
 	bool got_data; /* the current attempt received response bytes */
 	char in[IN_MAX];
 	size_t in_pos, in_len; /* in[in_pos..in_len): read, not yet parsed */
@@ -52,6 +55,8 @@ struct otlp_http {
 	uint8_t *zbuf;
 	size_t zcap;
 };
+
+static otlp_http_read_fn sock_read;
 
 static uint64_t mono_ns(void)
 {
@@ -97,18 +102,26 @@ void otlp_response_header(struct otlp_response *r, const char *line, size_t len)
 
 void otlp_response_body(struct otlp_response *r, const void *data, size_t len)
 {
-	size_t keep = len;
+	size_t keep = len, cap;
 	uint8_t *grown;
 
 	if (r->body_len + keep > OTLP_RESPONSE_MAX)
 		keep = OTLP_RESPONSE_MAX - r->body_len;
 	if (!keep)
 		return;
-	grown = realloc(r->body, r->body_len + keep + 1);
-	if (!grown)
-		return;
-	memcpy(grown + r->body_len, data, keep);
-	r->body = grown;
+	if (r->body_len + keep + 1 > r->body_cap) {
+		/* doubled: a body in many small reads or chunks is not copied once per piece */
+		for (cap = r->body_cap ? r->body_cap : 256; cap < r->body_len + keep + 1;)
+			cap *= 2;
+		if (cap > OTLP_RESPONSE_MAX + 1)
+			cap = OTLP_RESPONSE_MAX + 1;
+		grown = realloc(r->body, cap);
+		if (!grown)
+			return;
+		r->body = grown;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, keep);
 	r->body_len += keep;
 	r->body[r->body_len] = '\0';
 }
@@ -117,7 +130,7 @@ void otlp_response_free(struct otlp_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
-	resp->body_len = 0;
+	resp->body_len = resp->body_cap = 0;
 }
 
 enum otlp_outcome otlp_http_outcome(const struct otlp_response *r)
@@ -324,6 +337,8 @@ struct otlp_http *otlp_http_new(const char *url, const char *headers, bool gzip,
 	if (!h)
 		return NULL;
 	h->fd = -1;
+	h->read = sock_read;
+	h->read_ctx = h;
 	h->gzip = gzip;
 	h->abort_at = abort_at;
 	snprintf(ua, sizeof(ua), "obi/%s", OBI_VERSION);
@@ -484,11 +499,31 @@ static int send_request(struct otlp_http *h, const uint8_t *body, size_t len, ui
 
 /* --- the own client: response ----------------------------------------------------------------- */
 
-/* More response bytes into h->in. Returns 0, -ENODATA at the connection's end, or -errno. */
-static int fill(struct otlp_http *h, uint64_t deadline)
+/* The connection's otlp_http_read_fn: recv, waiting up to the attempt's deadline. */
+static ssize_t sock_read(void *ctx, void *buf, size_t cap)
 {
+	struct otlp_http *h = ctx;
 	ssize_t n;
 	int err;
+
+	for (;;) {
+		n = recv(h->fd, buf, cap, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		err = wait_fd(h, POLLIN, h->deadline);
+		if (err)
+			return err;
+	}
+}
+
+/* More response bytes into h->in. Returns 0, -ENODATA at the connection's end, or -errno. */
+static int fill(struct otlp_http *h)
+{
+	ssize_t n;
 
 	if (h->in_pos) {
 		memmove(h->in, h->in + h->in_pos, h->in_len - h->in_pos);
@@ -497,33 +532,24 @@ static int fill(struct otlp_http *h, uint64_t deadline)
 	}
 	if (h->in_len == sizeof(h->in))
 		return -E2BIG; /* a line longer than the buffer */
-	for (;;) {
-		n = recv(h->fd, h->in + h->in_len, sizeof(h->in) - h->in_len, 0);
-		if (n > 0) {
-			h->in_len += (size_t)n;
-			h->got_data = true;
-			return 0;
-		}
-		if (n == 0)
-			return -ENODATA;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -errno;
-		err = wait_fd(h, POLLIN, deadline);
-		if (err)
-			return err;
-	}
+	n = h->read(h->read_ctx, h->in + h->in_len, sizeof(h->in) - h->in_len);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENODATA;
+	h->in_len += (size_t)n;
+	h->got_data = true;
+	return 0;
 }
 
 /* The next line (LF or CRLF ended), NUL-terminated in h->in, valid until the next read. */
-static int read_line(struct otlp_http *h, uint64_t deadline, char **line, size_t *len)
+static int read_line(struct otlp_http *h, char **line, size_t *len)
 {
 	char *nl;
 	int err;
 
 	while (!(nl = memchr(h->in + h->in_pos, '\n', h->in_len - h->in_pos))) {
-		err = fill(h, deadline);
+		err = fill(h);
 		if (err)
 			return err;
 	}
@@ -537,8 +563,7 @@ static int read_line(struct otlp_http *h, uint64_t deadline, char **line, size_t
 }
 
 /* n body bytes, or up to the connection's end when to_eof. */
-static int read_body(struct otlp_http *h, uint64_t n, bool to_eof, uint64_t deadline,
-		     struct otlp_response *resp)
+static int read_body(struct otlp_http *h, uint64_t n, bool to_eof, struct otlp_response *resp)
 {
 	int err;
 
@@ -550,14 +575,14 @@ static int read_body(struct otlp_http *h, uint64_t n, bool to_eof, uint64_t dead
 		n -= to_eof ? 0 : take;
 		if (!n && !to_eof)
 			break;
-		err = fill(h, deadline);
+		err = fill(h);
 		if (err)
 			return to_eof && err == -ENODATA ? 0 : err;
 	}
 	return 0;
 }
 
-static int read_chunked(struct otlp_http *h, uint64_t deadline, struct otlp_response *resp)
+static int read_chunked(struct otlp_http *h, struct otlp_response *resp)
 {
 	unsigned long long size;
 	char *line, *end;
@@ -565,7 +590,7 @@ static int read_chunked(struct otlp_http *h, uint64_t deadline, struct otlp_resp
 	int err;
 
 	for (;;) {
-		err = read_line(h, deadline, &line, &len);
+		err = read_line(h, &line, &len);
 		if (err)
 			return err;
 		errno = 0;
@@ -574,9 +599,9 @@ static int read_chunked(struct otlp_http *h, uint64_t deadline, struct otlp_resp
 			return -EPROTO;
 		if (!size)
 			break;
-		err = read_body(h, size, false, deadline, resp);
+		err = read_body(h, size, false, resp);
 		if (!err)
-			err = read_line(h, deadline, &line, &len);
+			err = read_line(h, &line, &len);
 		if (err)
 			return err;
 		if (len)
@@ -584,14 +609,13 @@ static int read_chunked(struct otlp_http *h, uint64_t deadline, struct otlp_resp
 	}
 	/* trailer fields up to an empty line */
 	do
-		err = read_line(h, deadline, &line, &len);
+		err = read_line(h, &line, &len);
 	while (!err && len);
 	return err;
 }
 
 /* Status line, headers, body. *keep: the connection may carry the next request. */
-static int read_response(struct otlp_http *h, uint64_t deadline, struct otlp_response *resp,
-			 bool *keep)
+static int read_response(struct otlp_http *h, struct otlp_response *resp, bool *keep)
 {
 	bool chunked, has_len, close;
 	unsigned long long clen = 0;
@@ -601,7 +625,7 @@ static int read_response(struct otlp_http *h, uint64_t deadline, struct otlp_res
 	long status;
 
 	do { /* 1xx interim answers have no body: skipped */
-		err = read_line(h, deadline, &line, &len);
+		err = read_line(h, &line, &len);
 		if (err)
 			return err;
 		if (sscanf(line, "HTTP/1.%d %3ld", &minor, &status) != 2 || status < 100)
@@ -609,7 +633,7 @@ static int read_response(struct otlp_http *h, uint64_t deadline, struct otlp_res
 		close = minor == 0;
 		chunked = has_len = false;
 		for (;;) {
-			err = read_line(h, deadline, &line, &len);
+			err = read_line(h, &line, &len);
 			if (err)
 				return err;
 			if (!len)
@@ -632,12 +656,36 @@ static int read_response(struct otlp_http *h, uint64_t deadline, struct otlp_res
 	if (status == 204 || status == 304)
 		err = 0;
 	else if (chunked)
-		err = read_chunked(h, deadline, resp);
+		err = read_chunked(h, resp);
 	else if (has_len)
-		err = read_body(h, clen, false, deadline, resp);
+		err = read_body(h, clen, false, resp);
 	else
-		close = true, err = read_body(h, 0, true, deadline, resp);
+		close = true, err = read_body(h, 0, true, resp);
 	*keep = !err && !close;
+	return err;
+}
+
+static void response_init(struct otlp_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+}
+
+int otlp_http_read_response(otlp_http_read_fn *read, void *ctx, struct otlp_response *resp,
+			    bool *keep)
+{
+	struct otlp_http *h = calloc(1, sizeof(*h));
+	int err;
+
+	response_init(resp);
+	*keep = false;
+	if (!h)
+		return -ENOMEM;
+	h->fd = -1;
+	h->read = read;
+	h->read_ctx = ctx;
+	err = read_response(h, resp, keep);
+	free(h);
 	return err;
 }
 
@@ -664,6 +712,7 @@ static void post_plain(struct otlp_http *h, const uint8_t *body, size_t len, uin
 	bool reused, keep;
 	int err;
 
+	h->deadline = deadline;
 	for (;;) {
 		reused = h->fd >= 0 && !stale(h);
 		if (!reused) {
@@ -676,7 +725,7 @@ static void post_plain(struct otlp_http *h, const uint8_t *body, size_t len, uin
 		h->got_data = false;
 		err = send_request(h, body, len, deadline);
 		if (!err)
-			err = read_response(h, deadline, resp, &keep);
+			err = read_response(h, resp, &keep);
 		if (!err) {
 			if (!keep)
 				close_conn(h);
@@ -700,8 +749,7 @@ void otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len, uint64
 {
 	size_t zlen;
 
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after_ms = -1;
+	response_init(resp);
 	if (h->gzip) {
 		if (gzip_body(h, body, len, &zlen)) {
 			resp->err = -ENOMEM;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define OTLP_RESPONSE_MAX (64 * 1024) /* response bytes kept (partial success, errors) */
@@ -29,7 +30,7 @@ struct otlp_response {
 	char error[256];	/* what failed when there is no status, else "" */
 	int64_t retry_after_ms; /* Retry-After, -1 when absent */
 	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
-	size_t body_len;
+	size_t body_len, body_cap;
 	bool protobuf; /* Content-Type: application/x-protobuf */
 };
 
@@ -62,5 +63,17 @@ int64_t otlp_retry_after_ms(const char *value, time_t now);
 void otlp_response_header(struct otlp_response *r, const char *line, size_t len);
 /* Appends data to r->body, up to OTLP_RESPONSE_MAX bytes in all. */
 void otlp_response_body(struct otlp_response *r, const void *data, size_t len);
+
+/* A source of response bytes: puts up to cap of them in buf and returns how many, 0 at the end
+ * of the connection, or -errno. */
+typedef ssize_t otlp_http_read_fn(void *ctx, void *buf, size_t cap);
+
+/* The own client's response reader on any source (tests, fuzzing): one answer after 1xx
+ * interim ones, framed by Content-Length, chunked encoding or the source's end. Fills resp as
+ * far as it got (release with otlp_response_free); *keep: the connection could carry another
+ * request. Returns 0, -EPROTO (malformed), -ENODATA (ended early), -E2BIG (a line longer than
+ * the client's buffer), -ENOMEM or the source's -errno. */
+int otlp_http_read_response(otlp_http_read_fn *read, void *ctx, struct otlp_response *resp,
+			    bool *keep);
 
 #endif /* OBI_OTLP_HTTP_H */

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Writes the seed corpora of fuzz_conn, fuzz_traceparent and fuzz_printer into corpus/.
+"""Writes the seed corpora of fuzz_conn, fuzz_traceparent, fuzz_printer and fuzz_otlp_response
+into corpus/.
 
-    python3 test/fuzz/make_seeds.py      # rewrites corpus/{conn,traceparent,printer}/seed_*
+    python3 test/fuzz/make_seeds.py      # rewrites corpus/{conn,...,otlp_response}/seed_*
 
 The seeds are committed; rerun this after changing a target's input format. fuzz_conn's format
 is described in fuzz_conn.c (data_record, next_record); fuzz_printer reads a struct span
-(agent/span.h), mirrored here with ctypes so the layout is the C compiler's.
+(agent/span.h), mirrored here with ctypes so the layout is the C compiler's; fuzz_otlp_response
+reads a plan byte and a seed byte, then the receiver's answer (fuzz_otlp_response.c).
 """
 import ctypes
 import os
@@ -200,7 +202,75 @@ def printer_seeds():
         write("printer", name, blob)
 
 
+# --- fuzz_otlp_response ----------------------------------------------------------------------
+
+def answer(raw, max_read=7, vary=False, reset=False, msg_size=0, seed=0x5a):
+    """plan: max_read indexes (1, 2, 3, 7, 16, 100, 4096, any); msg_size indexes the decoder's
+    buffer sizes (256, 0, 1, 2, 7, 16, 64, 1024)."""
+    plan = max_read | (8 if vary else 0) | (16 if reset else 0) | msg_size << 5
+    return bytes([plan, seed]) + raw
+
+
+def pb_len(field, payload):
+    return bytes([field << 3 | 2, len(payload)]) + payload
+
+
+def partial_success(rejected, message):
+    """Export{Trace,Metrics}ServiceResponse { partial_success { rejected, message } }"""
+    return pb_len(1, bytes([0x08, rejected]) + pb_len(2, message))
+
+
+def otlp_response_seeds():
+    ps = partial_success(3, b"3 spans without a name were dropped")
+    seeds = {
+        "ok_length": answer(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
+                            b"Content-Length: 0\r\n\r\n"),
+        "ok_partial": answer(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(ps) + ps, max_read=4),
+        "chunked": answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0\r\n"
+                          b"Trailer-Field: t\r\nX-Checksum: 1\r\n\r\n", max_read=3, vary=True),
+        "retry_seconds": answer(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 120\r\n"
+                                b"Content-Length: 11\r\n\r\nunavailable", max_read=0),
+        "retry_date": answer(b"HTTP/1.1 503 Service Unavailable\r\n"
+                             b"Retry-After: Wed, 21 Oct 2037 07:28:00 GMT\r\n"
+                             b"Content-Length: 0\r\n\r\n", max_read=5, vary=True),
+        "retry_rfc850": answer(b"HTTP/1.1 429 Too Many Requests\r\n"
+                               b"Retry-After: Sunday, 06-Nov-94 08:49:37 GMT\r\n"
+                               b"Content-Length: 0\r\n\r\n", max_read=6),
+        "retry_asctime": answer(b"HTTP/1.1 429 Too Many Requests\r\n"
+                                b"Retry-After: Sun Nov  6 08:49:37 2094\r\n"
+                                b"Connection: close\r\n\r\n"),
+        "continue": answer(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+                           b"Content-Length: 2\r\n\r\n{}", max_read=1),
+        "rejected_partial": answer(b"HTTP/1.1 400 Bad Request\r\n"
+                                   b"Content-Type: application/x-protobuf\r\n"
+                                   b"Content-Length: %d\r\n\r\n" % len(ps) + ps,
+                                   max_read=2, vary=True, msg_size=5),
+        "until_close": answer(b"HTTP/1.0 200 OK\r\nContent-Type: application/x-protobuf"
+                              b"\r\n\r\n" + ps, max_read=4, msg_size=3),
+        "keep_alive_10": answer(b"HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n"),
+        "truncated": answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
+                            max_read=3, vary=True),
+        "truncated_chunk": answer(b"HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n"
+                                  b"\r\n10\r\nabc", reset=True),
+        "long_line": answer(b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * 8200 + b"\r\n\r\n",
+                            max_read=5),
+        "body_only": answer(ps, msg_size=1),
+        "bad_chunk_size": answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 b"zz\r\nabc\r\n0\r\n\r\n", max_read=2),
+        "bad_length": answer(b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n0123456789"),
+        "not_http": answer(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n", max_read=1),
+        # past OTLP_RESPONSE_MAX (64 KiB): the body kept is cut there
+        "big_body": answer(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 66000\r\n\r\n"
+                           + b"e" * 66000, max_read=6, vary=True),
+    }
+    for name, blob in seeds.items():
+        write("otlp_response", name, blob)
+
+
 if __name__ == "__main__":
     conn_seeds()
     traceparent_seeds()
     printer_seeds()
+    otlp_response_seeds()
