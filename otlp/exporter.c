@@ -236,7 +236,7 @@ void otlp_exporter_get_stats(struct otlp_exporter *ex, struct otlp_exporter_stat
  * bytes with anything unprintable escaped. */
 static void describe_body(const struct otlp_response *r, char *out, size_t size)
 {
-	const uint8_t *b = r->body, *end = r->body + r->body_len;
+	const uint8_t *b = r->body, *end = b ? b + r->body_len : b;
 	size_t k = 0, len = 0;
 	int shift = 0;
 

@@ -582,20 +582,44 @@ static int read_body(struct otlp_http *h, uint64_t n, bool to_eof, struct otlp_r
 	return 0;
 }
 
+/* Digits only (no sign, no "0x", no blanks): what an HTTP length or chunk size may be. The
+ * number of digits read, 0 if there were none or the value overflows. */
+static size_t parse_digits(const char *s, unsigned base, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9'	      ? (unsigned)(c - '0')
+			     : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+			     : base == 16 && c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+								    : base;
+
+		if (d >= base)
+			break;
+		if (v > (~0ULL - d) / base)
+			return 0;
+		v = v * base + d;
+	}
+	*out = v;
+	return i;
+}
+
 static int read_chunked(struct otlp_http *h, struct otlp_response *resp)
 {
 	unsigned long long size;
+	size_t len, digits;
 	char *line, *end;
-	size_t len;
 	int err;
 
 	for (;;) {
 		err = read_line(h, &line, &len);
 		if (err)
 			return err;
-		errno = 0;
-		size = strtoull(line, &end, 16);
-		if (end == line || errno || (*end && *end != ';' && *end != ' '))
+		digits = parse_digits(line, 16, &size);
+		end = line + digits;
+		if (!digits || (*end && *end != ';' && *end != ' ' && *end != '\t'))
 			return -EPROTO;
 		if (!size)
 			break;
@@ -639,7 +663,7 @@ static int read_response(struct otlp_http *h, struct otlp_response *resp, bool *
 			if (!len)
 				break;
 			if (header_value(line, len, "content-length", value, sizeof(value))) {
-				has_len = sscanf(value, "%llu", &clen) == 1;
+				has_len = value[0] && parse_digits(value, 10, &clen) == strlen(value);
 				if (!has_len)
 					return -EPROTO;
 			} else if (header_value(line, len, "transfer-encoding", value,
