@@ -92,7 +92,9 @@ struct handoff {
 
 struct scratch {
 	struct obi_data_event e;
-	__u8 slack[32];
+	/* also room for a capture read in two parts: OBI_CAP_CONT bytes, then up to
+	 * OBI_CAP_MAX more (the verifier cannot relate the two lengths) */
+	__u8 slack[OBI_CAP_CONT];
 	/* results of a head scan live here, not on the stack: the verifier then sees them as
 	 * plain numbers and the scan loop converges after one pass */
 	struct head_scan scan;

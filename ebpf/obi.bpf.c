@@ -265,6 +265,19 @@ int plan_request(void *ctx)
 	return 0;
 }
 
+/* The last OBI_TAIL of the call's `len` bytes, all captured in e->data. */
+static __always_inline void tail_from_capture(struct obi_data_event *e, __u64 len)
+{
+	__u64 n = len < OBI_TAIL ? len : OBI_TAIL, off = len - n;
+
+	for (__u32 i = 0; i < OBI_TAIL; i++) {
+		if (i >= n)
+			break;
+		e->tail[i] = e->data[(off + i) & (OBI_CAP_MAX - 1)];
+	}
+	e->tail_len = n;
+}
+
 /* Copies the last OBI_TAIL bytes moved by the call into e->tail. */
 static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total,
 				      struct obi_data_event *e)
@@ -358,13 +371,12 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	struct obi_conn *conn, fresh = {};
 	struct task_io *io = NULL;
 	struct obi_data_event *e;
-	bool start = false, pending = false;
+	bool start = false, pending = false, response = false, whole = false;
 	__u32 zero = 0, tgid, tid;
 	struct scratch *sc;
 	struct pt_regs *regs;
 	struct sock *sk;
-	__u8 head[8] = {};
-	__u64 key;
+	__u64 key, first = 0;
 
 	if (dir == OBI_DIR_SEND && kind != BUF_NONE) {
 		/* the enter ran only for a selected process */
@@ -398,13 +410,23 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 		return 0;
 	key = (__u64)sk;
 
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	e = &sc->e;
 	if (kind != BUF_NONE) {
 		if (first_segment(&a, &base, &seg_len))
 			return 0;
-		if (seg_len > (__u64)ret)
+		whole = seg_len >= (__u64)ret;	/* every byte of the call is in this segment */
+		if (whole)
 			seg_len = ret;
-		if (seg_len >= 7 && !bpf_probe_read_user(head, sizeof(head), (void *)base))
-			start = http_start(head);
+		/* the first bytes, enough to recognise a message start and to be the capture of a
+		 * continuation; a start's longer capture reads only the rest */
+		first = seg_len < OBI_CAP_CONT ? seg_len : OBI_CAP_CONT;
+		if (bpf_probe_read_user(e->data, first, (void *)base))
+			first = 0;	/* still counted, not parsed */
+		start = first >= 7 && http_start(e->data);
+		response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	}
 	conn = bpf_map_lookup_elem(&conn_state, &key);
 	if (!conn) {
@@ -417,10 +439,6 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 			return 0;
 	}
 
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc)
-		return 0;
-	e = &sc->e;
 	e->hdr.type = OBI_EV_DATA;
 	e->hdr.pid = tgid;
 	e->hdr.tid = tid;
@@ -440,22 +458,30 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	else
 		conn->tx_total += ret;
 
-	cap = !start ? OBI_CAP_CONT : head[0] == 'H' && head[1] == 'T' ? OBI_CAP_START : OBI_CAP_REQUEST;
+	cap = !start ? OBI_CAP_CONT : response ? OBI_CAP_START : OBI_CAP_REQUEST;
 	if (kind == BUF_NONE)
 		cap = 0;
 	if (cap > seg_len)
 		cap = seg_len;
 	if (cap > OBI_CAP_MAX)
 		cap = OBI_CAP_MAX;
-	if (cap && bpf_probe_read_user(e->data, cap, (void *)base))
-		cap = 0;
+	if (cap > first) {
+		__u64 rest = cap - first;
+
+		if (rest > OBI_CAP_MAX)	/* cap - first < OBI_CAP_MAX, said for the verifier */
+			rest = OBI_CAP_MAX;
+		if (bpf_probe_read_user(e->data + first, rest, (void *)(base + first)))
+			cap = first;
+	}
 	e->cap_len = cap;
-	if (kind != BUF_NONE)
+	if (kind != BUF_NONE && whole && (__u64)ret <= cap)
+		tail_from_capture(e, ret);	/* the call's last bytes are already here */
+	else if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
 	if (dir == OBI_DIR_SEND) {
-		send_context(id, key, conn, pending, start && head[0] == 'H' && head[1] == 'T', e);
-	} else if (start && !(head[0] == 'H' && head[1] == 'T')) {
+		send_context(id, key, conn, pending, response, e);
+	} else if (start && !response) {
 		sc->h.id = id;
 		sc->h.sk = key;
 		bpf_tail_call(ctx, &tails, TAIL_EMIT_REQUEST);
