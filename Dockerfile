@@ -20,11 +20,11 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
     && /build/obi --version
 
 FROM debian:12-slim
-# The shared libraries obi links (libbpf is linked statically), and CA certificates for https
-# OTLP endpoints.
+# The shared libraries obi links (libbpf is linked statically), and libcurl with CA certificates,
+# which obi loads at run time for https OTLP endpoints only.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libelf1 zlib1g libprotobuf-c1 libcurl4 libyaml-0-2 ca-certificates \
+        libelf1 zlib1g libcurl4 libyaml-0-2 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/obi /usr/local/bin/obi
 ENTRYPOINT ["/usr/local/bin/obi"]
