@@ -973,7 +973,7 @@ class Suite:
                 ("RssFile", "RssFile (file and BPF mappings)"),
                 ("bpf_map_mappings", "of which BPF map mappings (ring buffer, data pages "
                                      "mapped twice)"),
-                ("shared_libs", "of which shared libraries (libcurl, libcrypto, ...)"),
+                ("shared_libs", "of which shared libraries (libc, libelf, libz, libyaml)"),
                 ("Pss", "Pss (shared pages divided among their users)")]
         text += table(["obi memory, KiB (median)", "idle", "under load (5,000 req/s)"],
                       [[label, fmt(median([x["mem_idle"].get(k) for x in xs]), 0),
