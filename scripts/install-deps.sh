@@ -25,25 +25,39 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing: ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	apt-get -o Acquire::Retries=5 update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # OTLP integration tests: a node receiver decoding with the official OpenTelemetry JS
 # definitions. node and npm may come from elsewhere (NodeSource): Debian's only when absent.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "installing: nodejs npm"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+	apt-get -o Acquire::Retries=5 update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends nodejs npm
 fi
+# npm ci in directory $1, retried: the registry sometimes stalls (EIDLETIMEOUT) on a fresh machine
+npm_ci() {
+	local attempt
+	for attempt in 1 2 3 4; do
+		if (cd "$1" && npm ci --no-audit --no-fund --loglevel=error --fetch-retries=5 \
+			--fetch-retry-mintimeout=2000 --fetch-timeout=60000); then
+			return 0
+		fi
+		echo "npm ci in $1 failed (attempt $attempt); retrying in $((attempt * 10)) s" >&2
+		sleep $((attempt * 10))
+	done
+	echo "npm ci in $1 failed 4 times" >&2
+	return 1
+}
 receiver="$(cd "$(dirname "$0")/.." && pwd)/test/integration/otlp_receiver"
 if [ ! -e "$receiver/node_modules/@opentelemetry/otlp-proto-exporter-base/package.json" ]; then
 	echo "installing: npm packages of $receiver (npm ci)"
-	(cd "$receiver" && npm ci --no-audit --no-fund --loglevel=error)
+	npm_ci "$receiver"
 fi
 # W3C interop test: a Node.js service instrumented with the OpenTelemetry JS SDK.
 sdk="$(cd "$(dirname "$0")/.." && pwd)/test/integration/node_sdk"
 if [ ! -d "$sdk/node_modules/@opentelemetry/sdk-trace-node" ]; then
 	echo "installing: npm packages of $sdk (npm ci)"
-	(cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+	npm_ci "$sdk"
 fi
