@@ -324,7 +324,7 @@ static __always_inline void send_context(__u64 id, __u64 sk, struct obi_conn *co
 		bpf_map_delete_elem(&pending_inject, &id);
 	}
 	if (response)
-		server_response(id, sk, conn);
+		server_response(sk, conn);
 }
 
 /* The exit of a receive that read a request start: its server span's ids, then the event. */
@@ -553,6 +553,7 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	} else {
 		count(OBI_CNT_RINGBUF_FULL);
 	}
+	server_response(key, conn);	/* a request closed unanswered */
 	bpf_map_delete_elem(&conn_state, &key);
 	return 0;
 }

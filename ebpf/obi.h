@@ -148,9 +148,9 @@ struct obi_conn {
 	__u32 pid;
 	__u8 is_http;		/* a message start was seen on this socket */
 	__u8 _pad[3];
-	/* the server request read on this socket whose span is kept in `inflight`, if any */
-	__u64 inflight_id;	/* reading thread (pid_tgid) */
-	__u32 inflight_hash;	/* path hash; 0 = none */
+	/* the server request last read on this socket, until its response starts */
+	__u64 req_id;		/* reading thread (pid_tgid); 0 = none */
+	__u32 req_hash;		/* its path hash (0: not origin-form) */
 	__u32 _pad2;
 };
 _Static_assert(sizeof(struct obi_conn) == 40, "obi_conn layout");

@@ -10,19 +10,22 @@
 #include "maps.bpf.h"
 
 /*
- * The server spans a thread is handling: set when it reads a request, dropped when the
- * response on that socket starts. An event-loop proxy (nginx, haproxy, Envoy) reads many
- * requests before it forwards the first, so each is kept under (thread, path hash): an upstream
- * request is matched to the one with its path (proxies forward paths), else to the thread's
- * newest. The socket's conn_state entry says where its request is kept.
+ * The server spans a thread is handling: set when it reads a request, over when the response
+ * on that socket starts. A thread that handles one request at a time (most servers) only has
+ * its newest, in thread_ctx, updated in place. An event-loop proxy (nginx, haproxy, Envoy)
+ * reads many requests before it forwards the first: when a request arrives while the thread's
+ * newest is still open, that one moves to `inflight` under (thread, path hash), so an upstream
+ * request is matched to the one with its path (proxies forward paths), else to the newest.
+ * The socket's conn_state entry says which thread read its request and the request's path.
  */
 struct server_span {
 	__u8 trace_id[16];
 	__u8 span_id[8];
 	__u64 sk;		/* the socket the request came on */
+	__u32 path_hash;
 	__u8 flags;
 	__u8 live;		/* thread_ctx: 0 once its response started */
-	__u8 _pad[6];
+	__u8 _pad[2];
 };
 
 struct inflight_key {
@@ -301,18 +304,17 @@ static __always_inline void parent_from(const struct server_span *sp, struct par
 static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *trace,
 					     struct parent_ctx *out)
 {
+	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id), *by_path;
 	struct inflight_key k = { .id = id, .path_hash = hash };
-	struct server_span *by_path = hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
-	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
 
 	if (newest && !newest->live)
 		newest = NULL;
-
-	if (trace && newest && same_trace(newest->trace_id, trace) &&
-	    !(by_path && same_trace(by_path->trace_id, trace))) {
+	if (newest && ((hash && newest->path_hash == hash) ||
+		       (trace && same_trace(newest->trace_id, trace)))) {
 		parent_from(newest, out);
 		return true;
 	}
+	by_path = hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
 	if (by_path) {
 		parent_from(by_path, out);
 		return true;
@@ -348,22 +350,25 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 static __always_inline void remember_server(__u64 id, __u64 sk, struct obi_conn *conn,
 					    __u32 hash, const struct obi_trace *t)
 {
-	struct inflight_key k = { .id = id, .path_hash = hash };
-	struct server_span sp = { .sk = sk, .flags = t->flags, .live = 1 };
+	struct server_span sp = { .sk = sk, .path_hash = hash, .flags = t->flags, .live = 1 };
 	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
 
 	__builtin_memcpy(sp.trace_id, t->trace_id, 16);
 	__builtin_memcpy(sp.span_id, t->span_id, 8);
-	if (newest)
+	if (newest) {
+		if (newest->live && newest->path_hash && newest->sk != sk) {
+			/* the thread handles several requests at once: keep the older findable (a
+			 * pipelined one on the same socket is answered first anyway) */
+			struct inflight_key k = { .id = id, .path_hash = newest->path_hash };
+
+			bpf_map_update_elem(&inflight, &k, newest, BPF_ANY);
+		}
 		*newest = sp;
-	else
+	} else {
 		bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
-	if (!hash)
-		return;
-	if (bpf_map_update_elem(&inflight, &k, &sp, BPF_ANY) == 0) {
-		conn->inflight_id = id;
-		conn->inflight_hash = hash;
 	}
+	conn->req_id = id;
+	conn->req_hash = hash;
 }
 
 /* A server request was read on `sk`: its span continues the caller's trace or starts one. */
@@ -388,22 +393,25 @@ static __always_inline void server_request(__u64 id, __u64 sk, struct obi_conn *
 	remember_server(id, sk, conn, path_hash(b, n), t);
 }
 
-/* The response on `sk` starts: its server span is no longer a parent for anything. */
-static __always_inline void server_response(__u64 id, __u64 sk, struct obi_conn *conn)
+/* The response on `sk` starts (or the socket closes): its server span is no longer a parent
+ * for anything. */
+static __always_inline void server_response(__u64 sk, struct obi_conn *conn)
 {
+	struct inflight_key k = { .id = conn->req_id, .path_hash = conn->req_hash };
 	struct server_span *sp;
 
-	if (conn->inflight_hash) {
-		struct inflight_key key = { .id = conn->inflight_id, .path_hash = conn->inflight_hash };
-
-		sp = bpf_map_lookup_elem(&inflight, &key);
-		if (sp && sp->sk == sk)
-			bpf_map_delete_elem(&inflight, &key);
-		conn->inflight_hash = 0;
-	}
-	sp = bpf_map_lookup_elem(&thread_ctx, &id);
-	if (sp && sp->sk == sk)
+	if (!k.id)
+		return;
+	conn->req_id = 0;
+	sp = bpf_map_lookup_elem(&thread_ctx, &k.id);
+	if (sp && sp->live && sp->sk == sk) {
 		sp->live = 0;
+		return;
+	}
+	/* not the reading thread's newest: moved to inflight when a later request came */
+	sp = k.path_hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
+	if (sp && sp->sk == sk)
+		bpf_map_delete_elem(&inflight, &k);
 }
 
 #endif /* OBI_TRACECTX_BPF_H */
