@@ -433,6 +433,21 @@ def wait_nginx_workers(master, count, error_log, timeout=10.0):
         time.sleep(0.02)
 
 
+def exchange_until_close(port, request, timeout=10):
+    """Sends `request` (bytes) on a new connection and reads until the server closes it.
+    Returns (client port, everything received)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        cport = s.getsockname()[1]
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return cport, data
+
+
 def curl(url, *args, timeout=10):
     """Runs curl; returns its -w '%{json}' dict (http_code, size_download, local_port, ...)
     plus 'body' (bytes)."""

@@ -11,7 +11,6 @@ map returns to its size before the churn (no stale pids), obi's exit summary cou
 processes=1 (the forking parent) and conns=0; obi's RSS stays flat."""
 import collections
 import os
-import socket
 import threading
 import time
 
@@ -77,15 +76,8 @@ print "DONE\n";
 
 def get_pid(port):
     """GET /pid on a new connection: (client port, pid of the child that answered)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        cport = s.getsockname()[1]
-        s.sendall(b"GET /pid HTTP/1.1\r\nHost: churn\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    cport, data = h.exchange_until_close(
+        port, b"GET /pid HTTP/1.1\r\nHost: churn\r\nConnection: close\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     h.check(head.startswith(b"HTTP/1.1 200 "), f"GET /pid: unexpected answer {data[:200]!r}")
     return cport, int(body)

@@ -7,7 +7,6 @@ User-Agent holding quotes, a backslash and UTF-8. Every stdout line must parse w
 and carry the keys agent/printer.h lists; url.path is exactly the path without the query (a path
 longer than obi keeps is a prefix of the real one, never a replacement character);
 user_agent.original is exact."""
-import socket
 import time
 
 import obi_harness as h
@@ -48,16 +47,7 @@ def request(port, target):
 
 def raw_get(port, target):
     """One GET on its own connection; returns (status, response body size, client port)."""
-    req = request(port, target)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        cport = s.getsockname()[1]
-        s.sendall(req)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    cport, data = h.exchange_until_close(port, request(port, target))
     head, sep, body = data.partition(b"\r\n\r\n")
     h.check(sep, f"no complete response to GET {target[:80]!r}: {data[:200]!r}")
     status = int(head.split(b" ", 2)[1])
