@@ -391,11 +391,11 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 				bpf_map_delete_elem(&pending_inject, &id);
 			return 0;
 		}
-	} else if (ret <= 0 || !(io = selected_task())) {
-		return 0;
+		tgid = io->tgid;
+		tid = io->tid;
+	} else if (ret <= 0 || !current_selected(&tgid, &tid)) {
+		return 0;	/* receives and sendfile keep nothing per thread */
 	}
-	tgid = io->tgid;
-	tid = io->tid;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	a.fd = regs->di;
@@ -522,14 +522,14 @@ EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)
 SEC("tracepoint/syscalls/sys_enter_close")
 int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct task_io *io = selected_task();
 	struct obi_close_event *e;
 	struct obi_conn *conn;
 	struct file *file;
+	__u32 tgid, tid;
 	struct sock *sk;
 	__u64 key;
 
-	if (!io)
+	if (!current_selected(&tgid, &tid))
 		return 0;
 	file = file_of_fd(ctx->args[0]);
 	sk = sock_of_file(file);	/* conn_state holds TCP sockets only */
@@ -542,8 +542,8 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		e->hdr.type = OBI_EV_CLOSE;
-		e->hdr.pid = io->tgid;
-		e->hdr.tid = io->tid;
+		e->hdr.pid = tgid;
+		e->hdr.tid = tid;
 		e->hdr.ts_ns = bpf_ktime_get_ns();
 		e->sock_id = key;
 		e->rx_total = conn->rx_total;
