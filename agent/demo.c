@@ -103,6 +103,9 @@ static pid_t spawn(const char *service, const char *script, const char *arg1, co
 		return -errno;
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive obi */
+		/* Ctrl-C reaches the whole process group: obi stops the demo itself (SIGTERM);
+		 * ignored, python does not print a KeyboardInterrupt traceback per server */
+		signal(SIGINT, SIG_IGN);
 		if (service)
 			setenv("OTEL_SERVICE_NAME", service, 1);
 		execlp("python3", "python3", "-c", script, arg1, arg2, (char *)NULL);
