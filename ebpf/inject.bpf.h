@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * traceparent injection. sock_ops puts the outgoing TCP connections of selected processes in
- * sock_hash; sys_enter of a send that starts an HTTP request decides the client span's ids and
- * what to write (struct inject); the sk_msg program of that same call inserts the header after
- * the request line, or rewrites a forwarded header's parent id in place. A pass-through
+ * sock_hash; the sk_msg program, run inside every send on them, sees a request start, decides
+ * its client span's ids and inserts the header after the request line (or rewrites a
+ * forwarded header's parent id in place), and leaves its plan (struct inject) for the
+ * syscall's exit to report. So no program runs at the entry of any send. A pass-through
  * sk_skb stream verdict keeps FIONREAD right for sockets in the map (see shared KERNEL.md).
  */
 #ifndef OBI_INJECT_BPF_H
@@ -71,9 +72,10 @@ static __always_inline bool http1_request_line(const __u8 *b, __s32 line_end)
 	       b[e - 6] == 'P' && b[e - 5] == '/' && b[e - 4] == '1' && b[e - 3] == '.';
 }
 
-/* Decides the ids of the client span a request starts and how its traceparent is carried. */
+/* Decides the ids of the client span a request starts and, when `wire` (sk_msg), how its
+ * traceparent is carried. */
 static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n,
-						struct inject *inj)
+						struct inject *inj, bool wire)
 {
 	struct obi_trace theirs = {};
 	struct parent_ctx tc = {};
@@ -100,6 +102,8 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 	if (tp_ok) {
 		if (has_parent && same_trace(theirs.trace_id, tc.trace_id)) {
 			/* a proxy forwarding our own trace: point the parent at this span */
+			if (!wire)
+				return;
 			inj->mode = INJ_REWRITE;
 			inj->off = at + 36;
 			put_hex(inj->hdr, inj->t.span_id, 8);
@@ -111,6 +115,8 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 			inj->t.flags = theirs.flags;
 			inj->t.state = OBI_TP_IDS | OBI_TP_FOREIGN;
 		}
+	} else if (!wire) {
+		return;	/* the exit of a send: nothing can be written any more */
 	} else if (s.tp_count == 0 && s.head_end > 0 && http1_request_line(b, s.line_end)) {
 		/* the whole head is here and has no traceparent: never two */
 		inj->mode = INJ_INSERT;
@@ -120,30 +126,6 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 	} else {
 		count(OBI_CNT_INJECT_SKIPPED);
 	}
-}
-
-/* sys_enter of a send: plan the client span of a request start; sys_exit reports it. True
- * when a plan was left in pending_inject. */
-static __always_inline bool client_request(__u64 id, __u32 lport, __u32 rport, __u64 base,
-					   __u64 len)
-{
-	__u32 zero = 0, n = len < OBI_CAP_MAX ? len : OBI_CAP_MAX;
-	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
-	struct inject inj = {};
-	__u8 *b;
-
-	if (!sc || n < 16)
-		return false;
-	b = sc->e.data;
-	if (bpf_probe_read_user(b, n, (void *)base))
-		return false;
-	plan_client_request(id, b, n, &inj);
-	if (!inject_on)
-		inj.mode = INJ_NONE;
-	inj.lport = lport;
-	inj.rport = rport;
-	__builtin_memcpy(inj.head, b, 4);
-	return bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY) == 0;
 }
 
 SEC("sockops")
@@ -218,37 +200,92 @@ static __always_inline void msg_rewrite(struct sk_msg_md *msg, struct inject *in
 	count(OBI_CNT_REWRITTEN);
 }
 
+/* A request start in the first bytes of a send: its head (up to OBI_CAP_MAX bytes) into the
+ * scratch event's data; 0 if the message does not start a request. */
+static __always_inline __u32 request_head(struct sk_msg_md *msg, __u8 *b)
+{
+	__u32 n = msg->size < OBI_CAP_MAX ? msg->size : OBI_CAP_MAX;
+	void *data, *data_end;
+	__u8 head[8];
+
+	if (n < 16 || bpf_msg_pull_data(msg, 0, n, 0))
+		return 0;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + 8 > data_end)
+		return 0;
+	__builtin_memcpy(head, data, 8);
+	if (!http_start(head) || head[0] == 'H')	/* "HTTP/": a response */
+		return 0;
+	if (data + n > data_end)
+		n = data_end - data;	/* the pull linearises at most a page or so */
+	if (n < 16 || n > OBI_CAP_MAX || bpf_probe_read_kernel(b, n, data))
+		return 0;
+	return n;
+}
+
+/*
+ * The first part of a request: plan its client span, carry the traceparent, leave the plan for
+ * the syscall's exit. A later part of the same call finds the plan still there and passes.
+ */
 SEC("sk_msg")
-int obi_sk_msg(struct sk_msg_md *msg)
+int plan_msg(struct sk_msg_md *msg)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inject *inj = bpf_map_lookup_elem(&pending_inject, &id);
-	void *data, *data_end;
-	__u32 got, want;
+	__u32 zero = 0, n, rport, tgid, tid;
+	struct inject *planned, inj = {};
+	struct scratch *sc;
 
-	if (!inj || inj->done || inj->mode == INJ_NONE)
+	if (!inject_on || !current_selected(&tgid, &tid))
 		return SK_PASS;
 	/* sk_msg_md's remote_port holds the network-order port in its upper half on little-endian
 	 * hosts (the kernel shifts it by 16); accept either layout */
-	if (msg->local_port != inj->lport ||
-	    (msg->remote_port != inj->rport && msg->remote_port != inj->rport << 16))
-		return SK_PASS;	/* another socket written by the same thread */
-	inj->done = 1;		/* one attempt per call, whatever happens next */
-	if (msg->size < inj->off + (inj->mode == INJ_REWRITE ? 16 : 0) ||
-	    bpf_msg_pull_data(msg, 0, 4, 0))
+	rport = msg->remote_port;
+	if (rport > 0xffff)
+		rport >>= 16;
+	planned = bpf_map_lookup_elem(&pending_inject, &id);
+	if (planned && planned->lport == msg->local_port && planned->rport == rport)
+		return SK_PASS;	/* a later part of a planned call */
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
 		return SK_PASS;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + 4 > data_end)
+	n = request_head(msg, sc->e.data);
+	if (!n)
 		return SK_PASS;
-	__builtin_memcpy(&got, data, 4);
-	__builtin_memcpy(&want, inj->head, 4);
-	if (got != want)
-		return SK_PASS;	/* not the bytes the plan was made for */
-	if (inj->mode == INJ_INSERT)
-		msg_insert(msg, inj);
-	else
-		msg_rewrite(msg, inj);
+	inj.enter_ns = bpf_ktime_get_ns();
+	plan_client_request(id, sc->e.data, n, &inj, true);
+	inj.lport = msg->local_port;
+	inj.rport = rport;
+	__builtin_memcpy(inj.head, sc->e.data, 4);
+	if (inj.mode == INJ_INSERT && msg->size >= inj.off)
+		msg_insert(msg, &inj);
+	else if (inj.mode == INJ_REWRITE && msg->size >= inj.off + 16)
+		msg_rewrite(msg, &inj);
+	bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY);
+	return SK_PASS;
+}
+
+/*
+ * sk_msg stays attached to the pinned sock_hash when obi is killed, and the connections in it
+ * keep working. Its work is behind a tail call through a program array only obi's own file
+ * descriptor holds: when obi dies the kernel empties the array, the call falls through, and
+ * nothing is written into anybody's requests any more.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} msg_tails SEC(".maps") = {
+	.values = { [0] = (void *)&plan_msg },
+};
+
+/* Runs inside every send on a connection in sock_hash, once per part the kernel hands it (a
+ * large send comes in several). */
+SEC("sk_msg")
+int obi_sk_msg(struct sk_msg_md *msg)
+{
+	bpf_tail_call(msg, &msg_tails, 0);
 	return SK_PASS;
 }
 

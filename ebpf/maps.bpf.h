@@ -84,10 +84,6 @@ struct head_scan {
 struct handoff {
 	__u64 id;		/* bpf_get_current_pid_tgid() */
 	__u64 sk;		/* struct sock address */
-	__u64 base;		/* plan_request: the request's first bytes in user memory */
-	__u64 len;		/* ...and how many of them are there */
-	__u32 lport;		/* host order */
-	__u32 rport;		/* network order */
 };
 
 struct scratch {
@@ -205,42 +201,6 @@ static __always_inline bool current_selected(__u32 *tgid, __u32 *tid)
 		return bits && (*bits >> (*tgid % 64)) & 1;
 	}
 	return current_ids(tgid, tid) && pid_selected(*tgid);
-}
-
-/* Per thread, freed with it: what the enter of a send leaves for its exit, and the thread's
- * ids (obi's PID namespace) for the exit to use. */
-struct task_io {
-	__u64 enter_ns;		/* sys_enter of the current send */
-	__u32 tgid;		/* in obi's PID namespace */
-	__u32 tid;
-	__u8 armed;		/* the enter of the current send ran */
-	__u8 pending;		/* ...and planned a client request in pending_inject */
-	__u8 _pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct task_io);
-} task_io SEC(".maps");
-
-/* The current thread's storage (tgid and tid set) when its process is selected, else NULL.
- * The selection first: the syscalls of processes obi does not trace cost no more. */
-static __always_inline struct task_io *selected_task(void)
-{
-	struct task_io *io;
-	__u32 tgid, tid;
-
-	if (!current_selected(&tgid, &tid))
-		return NULL;
-	io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (io) {
-		io->tgid = tgid;
-		io->tid = tid;
-	}
-	return io;
 }
 
 /* Ring buffer wake-ups are batched: user space polls every few ms; wake it only when the

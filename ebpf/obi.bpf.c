@@ -154,7 +154,7 @@ static __always_inline bool http_start(const __u8 *b)
  * once inside every syscall's program: most of obi's start-up time is verification.
  */
 enum tail {
-	TAIL_PLAN_REQUEST,	/* enter of a send that starts an HTTP request */
+	TAIL_PLAN_REQUEST,	/* exit of a send that starts an HTTP request, unplanned */
 	TAIL_EMIT_REQUEST,	/* exit of a receive that starts an HTTP request */
 	TAIL_MAX,
 };
@@ -212,56 +212,30 @@ static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *
 }
 
 /*
- * sys_enter of a send by a selected process: note the time (a client span starts when its
- * request is written) and, when the call starts an HTTP request, plan its client span and
- * traceparent for the sk_msg program that runs inside the call. Receives need no enter
- * program: their exit reads the arguments from the syscall's saved registers.
+ * The exit of a send that starts an HTTP request, when the sk_msg program of the call left no
+ * plan (injection off, or a connection obi did not see open): the client span's ids, from the
+ * head already captured in the scratch event, then the event.
  */
-static __always_inline int enter_send(void *ctx, int fd, __u64 buf, __u32 count, __u8 kind)
-{
-	struct io_args a = { .buf = buf, .count = count, .kind = kind };
-	struct task_io *io = selected_task();
-	__u64 base, seg_len;
-	struct scratch *sc;
-	__u32 zero = 0;
-	__u8 head[8];
-	struct sock *sk;
-
-	if (!io)
-		return 0;
-	io->enter_ns = bpf_ktime_get_ns();
-	io->armed = 1;
-	io->pending = 0;
-	if (first_segment(&a, &base, &seg_len) || seg_len < 16 ||
-	    bpf_probe_read_user(head, sizeof(head), (void *)base) || !http_start(head) ||
-	    (head[0] == 'H' && head[1] == 'T'))
-		return 0;	/* not a request (a response starts with "HTTP/") */
-	sk = tcp_sock_of_fd(fd);
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sk || !sc)
-		return 0;
-	sc->h.id = bpf_get_current_pid_tgid();
-	sc->h.base = base;
-	sc->h.len = seg_len;
-	sc->h.lport = sk->__sk_common.skc_num;
-	sc->h.rport = sk->__sk_common.skc_dport;
-	bpf_tail_call(ctx, &tails, TAIL_PLAN_REQUEST);
-	return 0;
-}
-
 SEC("tracepoint")
 int plan_request(void *ctx)
 {
-	struct task_io *io = bpf_task_storage_get(&task_io, bpf_get_current_task_btf(), 0, 0);
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
-	struct handoff h;
+	struct inject inj = {};
+	struct obi_data_event *e;
+	__u64 cap;
 
-	if (!sc || !io)
+	if (!sc)
 		return 0;
-	h = sc->h;
-	if (client_request(h.id, h.lport, h.rport, h.base, h.len))
-		io->pending = 1;
+	e = &sc->e;
+	cap = e->cap_len;
+	if (cap > OBI_CAP_MAX)
+		cap = OBI_CAP_MAX;
+	if (cap >= 16) {
+		plan_client_request(sc->h.id, e->data, cap, &inj, false);
+		e->trace = inj.t;
+	}
+	emit_data(e, cap);
 	return 0;
 }
 
@@ -310,21 +284,28 @@ static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total
 		e->tail_len = total;
 }
 
-/* A send: the ids its enter planned for a client request, and the end of the thread's
- * server span when it starts a response. */
-static __always_inline void send_context(__u64 id, __u64 sk, struct obi_conn *conn, bool pending,
-					 bool response, struct obi_data_event *e)
+/* A send that starts a request: the plan its sk_msg program made (ids, whether the header
+ * went out, when the request met the socket), if it made one for these bytes. */
+static __always_inline bool planned_request(__u64 id, struct obi_data_event *e)
 {
-	struct inject *inj = pending ? bpf_map_lookup_elem(&pending_inject, &id) : NULL;
+	struct inject *inj = bpf_map_lookup_elem(&pending_inject, &id);
+	__u32 planned, sent;
+	bool ours;
 
-	if (inj) {
+	if (!inj)
+		return false;
+	__builtin_memcpy(&planned, inj->head, 4);
+	__builtin_memcpy(&sent, e->data, 4);
+	ours = inj->lport == e->local.port && inj->rport == bpf_htons(e->remote.port) &&
+	       planned == sent;
+	if (ours) {
 		e->trace = inj->t;
 		if (inj->done == 2)
 			e->trace.state |= OBI_TP_DONE;
-		bpf_map_delete_elem(&pending_inject, &id);
+		e->enter_ns = inj->enter_ns;
 	}
-	if (response)
-		server_response(sk, conn);
+	bpf_map_delete_elem(&pending_inject, &id);
+	return ours;
 }
 
 /* The exit of a receive that read a request start: its server span's ids, then the event. */
@@ -354,7 +335,10 @@ int emit_request(void *ctx)
 /*
  * sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. The
  * arguments come from the registers the syscall entry saved (x86-64: rdi, rsi, rdx, r10),
- * which the read and write families leave as they were. `dir` and `kind` are the program's
+ * which the read and write families leave as they were: no syscall has an enter program. A
+ * client request's span start and ids come from the sk_msg program that ran inside the send
+ * (inject.bpf.h); without one (injection off, a connection opened before obi) the request is
+ * planned here, and its span starts when the send returns. `dir` and `kind` are the program's
  * own constants, so each program is verified only for the paths it can take.
  */
 enum peek_arg {
@@ -365,36 +349,25 @@ enum peek_arg {
 
 static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enum peek_arg peek)
 {
-	__u64 id = bpf_get_current_pid_tgid(), enter_ns = 0, base = 0, seg_len = 0, cap;
+	__u64 id = bpf_get_current_pid_tgid(), base = 0, seg_len = 0, cap;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct io_args a = { .kind = kind };
 	struct obi_conn *conn, fresh = {};
-	struct task_io *io = NULL;
 	struct obi_data_event *e;
-	bool start = false, pending = false, response = false, whole = false;
+	bool start = false, response = false, whole = false;
 	__u32 zero = 0, tgid, tid;
 	struct scratch *sc;
 	struct pt_regs *regs;
 	struct sock *sk;
 	__u64 key, first = 0;
 
-	if (dir == OBI_DIR_SEND && kind != BUF_NONE) {
-		/* the enter ran only for a selected process */
-		io = bpf_task_storage_get(&task_io, task, 0, 0);
-		if (!io || !io->armed)
-			return 0;
-		io->armed = 0;
-		enter_ns = io->enter_ns;
-		pending = io->pending;
-		if (ret <= 0) {
-			if (pending)
-				bpf_map_delete_elem(&pending_inject, &id);
-			return 0;
-		}
-		tgid = io->tgid;
-		tid = io->tid;
-	} else if (ret <= 0 || !current_selected(&tgid, &tid)) {
-		return 0;	/* receives and sendfile keep nothing per thread */
+	if (!current_selected(&tgid, &tid))
+		return 0;
+	if (ret <= 0) {
+		/* a failed send: whatever its sk_msg program planned did not go out whole */
+		if (dir == OBI_DIR_SEND && inject_on)
+			bpf_map_delete_elem(&pending_inject, &id);
+		return 0;
 	}
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -444,7 +417,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	e->hdr.tid = tid;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	e->sock_id = key;
-	e->enter_ns = enter_ns ? enter_ns : e->hdr.ts_ns;
+	e->enter_ns = e->hdr.ts_ns;	/* planned_request() may know better */
 	e->rx_total = conn->rx_total;
 	e->tx_total = conn->tx_total;
 	read_addrs(sk, e);
@@ -479,24 +452,18 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	else if (kind != BUF_NONE)
 		read_tail(&a, base, ret, e);
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
-	if (dir == OBI_DIR_SEND) {
-		send_context(id, key, conn, pending, response, e);
-	} else if (start && !response) {
+	if (response) {
+		server_response(key, conn);
+	} else if (start && (dir == OBI_DIR_RECV || !planned_request(id, e))) {
 		sc->h.id = id;
 		sc->h.sk = key;
-		bpf_tail_call(ctx, &tails, TAIL_EMIT_REQUEST);
+		bpf_tail_call(ctx, &tails, dir == OBI_DIR_RECV ? TAIL_EMIT_REQUEST : TAIL_PLAN_REQUEST);
 		/* reached only if the tail call failed: the event goes without ids */
 	}
 	emit_data(e, cap);
 	return 0;
 }
 
-#define ENTER_SEND(name, kind)                                                   \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                              \
-	int trace_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
-	{                                                                        \
-		return enter_send(ctx, ctx->args[0], ctx->args[1], ctx->args[2], kind); \
-	}
 #define EXIT(name, kind, dir, peek)                                   \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                    \
 	int trace_exit_##name(struct trace_event_raw_sys_exit *ctx) \
@@ -508,13 +475,9 @@ EXIT(read, BUF_PLAIN, OBI_DIR_RECV, PEEK_NONE)
 EXIT(readv, BUF_IOV, OBI_DIR_RECV, PEEK_NONE)
 EXIT(recvfrom, BUF_PLAIN, OBI_DIR_RECV, PEEK_ARG4)
 EXIT(recvmsg, BUF_MSG, OBI_DIR_RECV, PEEK_ARG3)
-ENTER_SEND(write, BUF_PLAIN)
 EXIT(write, BUF_PLAIN, OBI_DIR_SEND, PEEK_NONE)
-ENTER_SEND(writev, BUF_IOV)
 EXIT(writev, BUF_IOV, OBI_DIR_SEND, PEEK_NONE)
-ENTER_SEND(sendto, BUF_PLAIN)
 EXIT(sendto, BUF_PLAIN, OBI_DIR_SEND, PEEK_NONE)
-ENTER_SEND(sendmsg, BUF_MSG)
 EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND, PEEK_NONE)
 /* sendfile(out_fd, in_fd, offset, count): body bytes with no user buffer */
 EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)

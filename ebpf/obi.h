@@ -96,7 +96,7 @@ _Static_assert(sizeof(struct obi_event_hdr) == 24, "obi_event_hdr layout");
 struct obi_data_event {
 	struct obi_event_hdr hdr;
 	__u64 sock_id;		/* kernel address of the struct sock: the connection's identity */
-	__u64 enter_ns;		/* CLOCK_MONOTONIC, at syscall entry */
+	__u64 enter_ns;		/* CLOCK_MONOTONIC: a client request met sk_msg; else = ts_ns */
 	__u64 rx_total;		/* bytes received on this socket before this call */
 	__u64 tx_total;		/* bytes sent on this socket before this call */
 	struct obi_sockaddr local;

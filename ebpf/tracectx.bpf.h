@@ -73,15 +73,17 @@ enum inject_mode {
 	INJ_REWRITE = 2,	/* overwrite 16 hex digits at off with hdr[0..16) */
 };
 
-/* What the sys_enter of a client request asks the sk_msg program of the same call to do. */
+/* What the sk_msg program of a send decided for the request the send starts, for the
+ * syscall's exit to report. */
 struct inject {
 	struct obi_trace t;
+	__u64 enter_ns;		/* when sk_msg saw the request: the client span's start */
 	__u32 off;
-	__u32 lport;		/* host order */
-	__u32 rport;		/* network order, as sk_msg_md has it */
+	__u16 lport;		/* host order */
+	__u16 rport;		/* network order */
 	__u8 mode;
-	__u8 done;
-	__u8 head[4];		/* first bytes of the request, checked by sk_msg */
+	__u8 done;		/* 2: the header went out */
+	__u8 head[4];		/* first bytes of the request, checked by the exit */
 	__u8 _pad[2];
 	__u8 hdr[72];
 };
