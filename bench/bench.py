@@ -582,7 +582,7 @@ class Suite:
 
     # 1 -----------------------------------------------------------------------------------
     def s1(self):
-        rounds, dur = self.q(4, 1), self.q(10, 3)
+        rounds, dur = self.q(6, 1), self.q(10, 3)
         variants = ["nginx", "nginx+obi", "nginx+obi+otlp", "proxy", "proxy+obi inject",
                     "proxy+obi no-inject"]
         if not self.export_ok:
