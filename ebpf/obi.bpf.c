@@ -231,10 +231,8 @@ int plan_request(void *ctx)
 	cap = e->cap_len;
 	if (cap > OBI_CAP_MAX)
 		cap = OBI_CAP_MAX;
-	if (cap >= 16) {
-		plan_client_request(sc->h.id, e->data, cap, &inj, false);
+	if (plan_client(sc->h.id, cap, &inj, 0))
 		e->trace = inj.t;
-	}
 	emit_data(e, cap);
 	return 0;
 }
