@@ -86,6 +86,14 @@ struct handoff {
 	__u64 sk;		/* struct sock address */
 };
 
+#define OBI_MAX_IOV 8
+
+/* A vectored call's first iovecs, read once by the exit program. */
+struct user_iov {
+	__u64 base;
+	__u64 len;
+};
+
 struct scratch {
 	struct obi_data_event e;
 	/* also room for a capture read in two parts: OBI_CAP_CONT bytes, then up to
@@ -95,6 +103,7 @@ struct scratch {
 	 * plain numbers and the scan loop converges after one pass */
 	struct head_scan scan;
 	struct handoff h;
+	struct user_iov iov[OBI_MAX_IOV];
 };
 
 struct {

@@ -21,7 +21,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define MSG_PEEK 2
-#define MAX_IOV 8
 
 enum buf_kind {
 	BUF_PLAIN = 0,	/* (fd, buf, len) */
@@ -178,16 +177,16 @@ static __always_inline void emit_data(struct obi_data_event *e, __u64 cap)
 {
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
 		count(OBI_CNT_RINGBUF_FULL);
-	else
-		count(OBI_CNT_DATA_EVENTS);
 }
 
 
-/* Resolves the buffer of a call to its first segment. */
-static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *seg_len)
+/* Resolves the buffer of a call to its first segment; a vectored call's first OBI_MAX_IOV
+ * iovecs land in sc->iov (one user copy for the capture and the tail). */
+static __always_inline int first_segment(struct io_args *a, struct scratch *sc, __u64 *base,
+					 __u64 *seg_len)
 {
-	struct iovec iov = {};
 	__u64 iovp = a->buf;
+	__u32 n;
 
 	if (a->kind == BUF_PLAIN) {
 		/* never past the caller's buffer: the page after it may not be mapped */
@@ -203,11 +202,15 @@ static __always_inline int first_segment(struct io_args *a, __u64 *base, __u64 *
 		iovp = (__u64)msg.msg_iov;
 		a->count = msg.msg_iovlen;
 	}
-	if (a->count == 0 || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
+	/* the kernel copied every iovec of the call, so all of these are readable */
+	n = a->count < OBI_MAX_IOV ? a->count : OBI_MAX_IOV;
+	barrier_var(n);
+	if (n == 0 || n > OBI_MAX_IOV)	/* the second test is for the verifier */
 		return -1;
-	a->buf = iovp;
-	*base = (__u64)iov.iov_base;
-	*seg_len = iov.iov_len;
+	if (bpf_probe_read_user(sc->iov, n * sizeof(sc->iov[0]), (void *)iovp))
+		return -1;
+	*base = sc->iov[0].base;
+	*seg_len = sc->iov[0].len;
 	return 0;
 }
 
@@ -251,29 +254,27 @@ static __always_inline void tail_from_capture(struct obi_data_event *e, __u64 le
 }
 
 /* Copies the last OBI_TAIL bytes moved by the call into e->tail. */
-static __always_inline void read_tail(struct io_args *a, __u64 base, __u64 total,
-				      struct obi_data_event *e)
+static __always_inline void read_tail(struct io_args *a, struct scratch *sc, __u64 base,
+				      __u64 total, struct obi_data_event *e)
 {
 	__u64 end = base + total;
 
 	if (a->kind != BUF_PLAIN) {
-		/* walk the iovecs to the one holding the last byte */
-		__u64 left = total;
-		struct iovec iov = {};
+		/* the iovec holding the last byte */
+		__u64 left = total, len = 0;
 
-		for (__u32 i = 0; i < MAX_IOV; i++) {
+		for (__u32 i = 0; i < OBI_MAX_IOV; i++) {
 			if (i >= a->count)
 				return;
-			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(a->buf + i * sizeof(iov))))
-				return;
-			if (left <= iov.iov_len) {
-				end = (__u64)iov.iov_base + left;
+			len = sc->iov[i].len;
+			if (left <= len) {
+				end = sc->iov[i].base + left;
 				total = left;
 				break;
 			}
-			left -= iov.iov_len;
+			left -= len;
 		}
-		if (left > iov.iov_len)
+		if (left > len)
 			return;
 	}
 	if (total > OBI_TAIL)
@@ -306,23 +307,20 @@ static __always_inline bool planned_request(__u64 id, struct obi_data_event *e)
 	return ours;
 }
 
-/* The exit of a receive that read a request start: its server span's ids, then the event. */
+/* The exit of a receive that read a request start: its server span's ids, then the event.
+ * The exit already marked the socket's request as read by this thread (conn->req_id). */
 SEC("tracepoint")
 int emit_request(void *ctx)
 {
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct obi_data_event *e;
-	struct obi_conn *conn;
-	__u64 key, cap;
+	__u64 cap;
 
 	if (!sc)
 		return 0;
 	e = &sc->e;
-	key = sc->h.sk;
-	conn = bpf_map_lookup_elem(&conn_state, &key);
-	if (conn)
-		server_request(sc->h.id, key, conn, e->data, e->cap_len, &e->trace);
+	server_request(sc->h.id, sc->h.sk, e->data, e->cap_len, &e->trace);
 	cap = e->cap_len;
 	if (cap > OBI_CAP_MAX)
 		cap = OBI_CAP_MAX;
@@ -386,7 +384,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 		return 0;
 	e = &sc->e;
 	if (kind != BUF_NONE) {
-		if (first_segment(&a, &base, &seg_len))
+		if (first_segment(&a, sc, &base, &seg_len))
 			return 0;
 		whole = seg_len >= (__u64)ret;	/* every byte of the call is in this segment */
 		if (whole)
@@ -448,11 +446,17 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	if (kind != BUF_NONE && whole && (__u64)ret <= cap)
 		tail_from_capture(e, ret);	/* the call's last bytes are already here */
 	else if (kind != BUF_NONE)
-		read_tail(&a, base, ret, e);
+		read_tail(&a, sc, base, ret, e);
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
 	if (response) {
 		server_response(key, conn);
 	} else if (start && (dir == OBI_DIR_RECV || !planned_request(id, e))) {
+		if (dir == OBI_DIR_RECV) {
+			/* until its response starts; the path hash only matters once the span
+			 * leaves thread_ctx for inflight, which sets it (remember_server) */
+			conn->req_id = id;
+			conn->req_hash = 0;
+		}
 		sc->h.id = id;
 		sc->h.sk = key;
 		bpf_tail_call(ctx, &tails, dir == OBI_DIR_RECV ? TAIL_EMIT_REQUEST : TAIL_PLAN_REQUEST);

@@ -158,7 +158,6 @@ _Static_assert(sizeof(struct obi_conn) == 40, "obi_conn layout");
 /* Kernel-side counters of events lost (ring buffer full) and skipped, per CPU. */
 enum obi_counter {
 	OBI_CNT_RINGBUF_FULL = 0,
-	OBI_CNT_DATA_EVENTS,
 	OBI_CNT_NOT_TCP,
 	OBI_CNT_INJECTED,	/* traceparent headers inserted */
 	OBI_CNT_REWRITTEN,	/* traceparent parent ids rewritten in place */

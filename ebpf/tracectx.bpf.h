@@ -349,8 +349,8 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 }
 
 /* Keeps a server span for the client requests the thread will write. */
-static __always_inline void remember_server(__u64 id, __u64 sk, struct obi_conn *conn,
-					    __u32 hash, const struct obi_trace *t)
+static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
+					    const struct obi_trace *t)
 {
 	struct server_span sp = { .sk = sk, .path_hash = hash, .flags = t->flags, .live = 1 };
 	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
@@ -360,22 +360,26 @@ static __always_inline void remember_server(__u64 id, __u64 sk, struct obi_conn 
 	if (newest) {
 		if (newest->live && newest->path_hash && newest->sk != sk) {
 			/* the thread handles several requests at once: keep the older findable (a
-			 * pipelined one on the same socket is answered first anyway) */
+			 * pipelined one on the same socket is answered first anyway), and tell its
+			 * socket where it went, for server_response */
 			struct inflight_key k = { .id = id, .path_hash = newest->path_hash };
+			__u64 older = newest->sk;
+			struct obi_conn *c = bpf_map_lookup_elem(&conn_state, &older);
 
 			bpf_map_update_elem(&inflight, &k, newest, BPF_ANY);
+			if (c && c->req_id == id)
+				c->req_hash = k.path_hash;
 		}
 		*newest = sp;
 	} else {
 		bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
 	}
-	conn->req_id = id;
-	conn->req_hash = hash;
 }
 
-/* A server request was read on `sk`: its span continues the caller's trace or starts one. */
-static __always_inline void server_request(__u64 id, __u64 sk, struct obi_conn *conn,
-					   const __u8 *b, __u32 n, struct obi_trace *t)
+/* A server request was read on `sk` (whose conn_state names this thread as the reader): its
+ * span continues the caller's trace or starts one. */
+static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __u32 n,
+					   struct obi_trace *t)
 {
 	struct head_scan s;
 	__u32 at;
@@ -392,7 +396,7 @@ static __always_inline void server_request(__u64 id, __u64 sk, struct obi_conn *
 		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
 	}
 	random_id(t->span_id, 2);
-	remember_server(id, sk, conn, path_hash(b, n), t);
+	remember_server(id, sk, path_hash(b, n), t);
 }
 
 /* The response on `sk` starts (or the socket closes): its server span is no longer a parent
