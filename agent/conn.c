@@ -494,11 +494,27 @@ static void feed(struct conn_tracker *t, struct conn *c, struct stream *st,
 	}
 }
 
+static void conn_remove(struct conn_tracker *t, struct conn **p, uint64_t ts);
+
+static bool same_addr(const struct span_addr *a, const struct obi_sockaddr *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
 static struct conn *conn_get(struct conn_tracker *t, const struct obi_data_event *e)
 {
 	struct conn **p = conn_slot(t, e->sock_id);
 	struct conn *c = *p;
 
+	if (c && (!same_addr(&c->local, &e->local) || !same_addr(&c->remote, &e->remote))) {
+		/* a connection's addresses never change: the kernel freed the socket and gave its
+		 * memory to a new one, and obi did not see the old one end (two processes closing
+		 * their copies at once: neither close was the last at its start) */
+		conn_remove(t, p, e->hdr.ts_ns);
+		p = conn_slot(t, e->sock_id);
+		c = *p;
+	}
 	if (c)
 		return c;
 	if (!(e->flags & OBI_F_MSG_START))

@@ -19,6 +19,9 @@ static void collect(struct span *s, void *ctx)
 	n_got++;
 }
 
+/* The client port of the events data() makes. */
+static uint16_t remote_port = 40000;
+
 /* The ids the kernel attaches to the next event, if any. */
 static struct obi_trace next_trace;
 
@@ -39,7 +42,7 @@ static void data(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, u
 	e.local.family = AF_INET;
 	e.local.port = 8080;
 	e.remote.family = AF_INET;
-	e.remote.port = 40000;
+	e.remote.port = remote_port;
 	e.dir = dir;
 	e.len = len;
 	if (cap > tl)
@@ -287,6 +290,32 @@ static void test_close_by_other_process(void)
 	conn_tracker_free(t);
 }
 
+/* The kernel reused a socket's memory for a new connection and obi never saw the old one
+ * close: the new addresses end the old connection (its request unanswered) and start anew. */
+static void test_socket_reused(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	struct conn_stats st;
+
+	n_got = 0;
+	text(t, 9, 7, OBI_DIR_RECV, 100, "GET /old HTTP/1.1\r\nHost: h\r\n\r\n");
+	remote_port = 40001;
+	text(t, 9, 8, OBI_DIR_RECV, 200, "GET /new HTTP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_INT(n_got, 1);
+	CHECK_STR(got[0].path, "/old");
+	CHECK_INT(got[0].remote.port, 40000);
+	CHECK_INT(got[0].status, 0);
+	text(t, 9, 8, OBI_DIR_SEND, 300, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	remote_port = 40000;
+	CHECK_INT(n_got, 2);
+	CHECK_STR(got[1].path, "/new");
+	CHECK_INT(got[1].remote.port, 40001);
+	CHECK_INT(got[1].status, 200);
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.conns, 1);
+	conn_tracker_free(t);
+}
+
 static void test_garbage(void)
 {
 	struct conn_tracker *t = conn_tracker_new(collect, NULL);
@@ -331,6 +360,7 @@ int main(void)
 	test_pipelined_traceparent();
 	test_garbage();
 	test_close_by_other_process();
+	test_socket_reused();
 	test_traceparent_parse();
 	return check_done("test_conn");
 }
