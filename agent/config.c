@@ -334,6 +334,21 @@ static int set_log_level(struct obi_config *cfg, const char *val, struct why *wh
 	return fail(why, "unknown level");
 }
 
+static int set_data_hooks(struct obi_config *cfg, const char *val, struct why *why)
+{
+	struct item it = trim(val, val + strlen(val));
+
+	if (item_is(it, "auto"))
+		cfg->data_hooks = DATA_HOOKS_AUTO;
+	else if (item_is(it, "sockets"))
+		cfg->data_hooks = DATA_HOOKS_SOCKETS;
+	else if (item_is(it, "syscalls"))
+		cfg->data_hooks = DATA_HOOKS_SYSCALLS;
+	else
+		return fail(why, "unknown hooks");
+	return 0;
+}
+
 /* OBI's values: disabled, all, or a list of headers (alias http) and tcp. obi carries context
  * in HTTP headers only: "all" and "headers,tcp" mean headers, with a warning; tcp alone (or the
  * withdrawn ip) is refused rather than silently doing nothing. */
@@ -917,6 +932,9 @@ SHOW(printer, snprintf(buf, size, "%s", cfg->trace_printer == PRINTER_TEXT ? "te
 SHOW(log_level, static const char *const n[] = { "debug", "info", "warn", "error" };
      snprintf(buf, size, "%s", n[cfg->log_level & 3]))
 SHOW(propagation, snprintf(buf, size, "%s", cfg->context_propagation ? "headers" : "disabled"))
+SHOW(data_hooks, snprintf(buf, size, "%s", cfg->data_hooks == DATA_HOOKS_SOCKETS    ? "sockets"
+					  : cfg->data_hooks == DATA_HOOKS_SYSCALLS ? "syscalls"
+										   : "auto"))
 SHOW(endpoint, snprintf(buf, size, "%s", cfg->otlp_endpoint))
 SHOW(traces_endpoint, snprintf(buf, size, "%s", cfg->traces.url))
 SHOW(metrics_endpoint, snprintf(buf, size, "%s", cfg->metrics.url))
@@ -981,6 +999,10 @@ static const struct setting settings[] = {
 	  "(inserts a traceparent header; proven harmless by a self-test at start)",
 	  "headers or disabled (OBI's all and http mean headers here)", set_propagation,
 	  show_propagation },
+	{ "data-hooks", 0, "OTEL_EBPF_BPF_DATA_HOOKS", "ebpf.data_hooks", SETTING_VALUE, "HOOKS",
+	  "auto", "where the kernel side sees socket data: socket tracepoints (auto: when the "
+	  "kernel has them; no syscall is slowed down) or syscall tracepoints",
+	  "auto, sockets or syscalls", set_data_hooks, show_data_hooks },
 	{ "otlp-endpoint", 0, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL, SETTING_VALUE, "URL", NULL,
 	  "export spans and metrics with OTLP/HTTP to <URL>/v1/traces and <URL>/v1/metrics",
 	  "an http:// or https:// url, e.g. http://localhost:4318", set_endpoint, show_endpoint },

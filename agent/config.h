@@ -86,6 +86,13 @@ struct otlp_signal {
 	uint64_t timeout_ms;		/* 0 before resolution = not given */
 };
 
+/* Where the kernel side sees a process's socket data (loader.c). */
+enum data_hooks {
+	DATA_HOOKS_AUTO = 0,	/* the socket tracepoints where the kernel has them, else syscalls */
+	DATA_HOOKS_SOCKETS,	/* tp_btf sock_recv_length/sock_send_length/inet_sock_set_state */
+	DATA_HOOKS_SYSCALLS,	/* syscall tracepoints (sys_exit_read ... , sys_enter_close) */
+};
+
 struct obi_config {
 	/* selection */
 	struct port_set open_ports;		/* OTEL_EBPF_OPEN_PORT */
@@ -99,6 +106,7 @@ struct obi_config {
 	bool trace_printer_set;			/* chosen explicitly */
 	enum log_level log_level;		/* OTEL_EBPF_LOG_LEVEL */
 	bool context_propagation;		/* OTEL_EBPF_BPF_CONTEXT_PROPAGATION */
+	enum data_hooks data_hooks;		/* OTEL_EBPF_BPF_DATA_HOOKS */
 	char otlp_endpoint[CONFIG_URL_MAX];	/* OTEL_EXPORTER_OTLP_ENDPOINT, "" if unset */
 	/* OTLP export (OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}*); see struct otlp_signal */
 	char otlp_headers[CONFIG_KV_LIST_MAX];	/* OTEL_EXPORTER_OTLP_HEADERS */

@@ -2,6 +2,7 @@
 #include "loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +68,55 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
+/* True when the kernel's BTF has every tracepoint the socket hooks attach to. */
+static bool have_socket_tracepoints(void)
+{
+	static const char *const needed[] = { "btf_trace_sock_recv_length",
+					      "btf_trace_sock_send_length",
+					      "btf_trace_inet_sock_set_state" };
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool all = vmlinux != NULL;
+
+	for (size_t i = 0; all && i < sizeof(needed) / sizeof(needed[0]); i++)
+		all = btf__find_by_name_kind(vmlinux, needed[i], BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return all;
+}
+
+/*
+ * Chooses the hooks that see socket data: the socket tracepoints (three tp_btf programs) or
+ * the syscall tracepoints (the read/write exits, close and listen). Only the chosen set is
+ * loaded. Returns 1 for sockets, 0 for syscalls, -errno when sockets are asked for and missing.
+ */
+static int choose_data_hooks(struct obi_bpf *skel, enum data_hooks want)
+{
+	struct bpf_program *syscall_progs[] = {
+		skel->progs.trace_exit_read, skel->progs.trace_exit_readv,
+		skel->progs.trace_exit_recvfrom, skel->progs.trace_exit_recvmsg,
+		skel->progs.trace_exit_write, skel->progs.trace_exit_writev,
+		skel->progs.trace_exit_sendto, skel->progs.trace_exit_sendmsg,
+		skel->progs.trace_exit_sendfile64, skel->progs.trace_enter_close,
+		skel->progs.trace_enter_listen, skel->progs.plan_request, skel->progs.emit_request,
+	};
+	struct bpf_program *socket_progs[] = {
+		skel->progs.obi_sock_recv, skel->progs.obi_sock_send, skel->progs.obi_sock_state,
+	};
+	bool sockets = want != DATA_HOOKS_SYSCALLS && have_socket_tracepoints();
+
+	if (want == DATA_HOOKS_SOCKETS && !sockets) {
+		log_error("OTEL_EBPF_BPF_DATA_HOOKS=sockets: the kernel has no tracepoints "
+			  "sock_recv_length, sock_send_length and inet_sock_set_state in its BTF");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < sizeof(syscall_progs) / sizeof(syscall_progs[0]); i++)
+		bpf_program__set_autoload(syscall_progs[i], !sockets);
+	for (size_t i = 0; i < sizeof(socket_progs) / sizeof(socket_progs[0]); i++)
+		bpf_program__set_autoload(socket_progs[i], sockets);
+	log_info("socket data seen through %s", sockets ? "socket tracepoints (tp_btf)"
+							: "syscall tracepoints");
+	return sockets;
+}
+
 static int configure(struct obi_bpf *skel, const struct obi_config *cfg,
 		     const struct selector_kernel *plan)
 {
@@ -81,6 +131,29 @@ static int configure(struct obi_bpf *skel, const struct obi_config *cfg,
 	skel->rodata->self_pid = getpid();
 	skel->rodata->want_pidns = plan->n_pidns > 0;
 	skel->rodata->want_exec = plan->want_exec;
+	return 0;
+}
+
+/* The syscall exits' heavy halves (enum obi_tail), when they are loaded. */
+static int fill_tails(struct obi_bpf *skel)
+{
+	int map_fd = bpf_map__fd(skel->maps.tails);
+	struct {
+		__u32 slot;
+		struct bpf_program *prog;
+	} slots[] = {
+		{ OBI_TAIL_PLAN_REQUEST, skel->progs.plan_request },
+		{ OBI_TAIL_EMIT_REQUEST, skel->progs.emit_request },
+	};
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		int fd = bpf_program__fd(slots[i].prog);
+
+		if (!bpf_program__autoload(slots[i].prog))
+			continue;
+		if (bpf_map_update_elem(map_fd, &slots[i].slot, &fd, BPF_ANY))
+			return -errno;
+	}
 	return 0;
 }
 
@@ -119,14 +192,16 @@ int loader_start(const struct obi_config *cfg, struct obi_bpf **out)
 
 	libbpf_set_print(libbpf_log);
 	setrlimit(RLIMIT_MEMLOCK, &unlimited);	/* kernels before 5.11 charge maps to it */
-	err = ensure_tracefs();
-	if (err)
-		return err;
 	skel = obi_bpf__open();
 	if (!skel) {
 		log_error("open BPF object: %s", strerror(errno));
 		return -errno;
 	}
+	err = choose_data_hooks(skel, cfg->data_hooks);
+	if (err == 0)
+		err = ensure_tracefs();
+	if (err < 0)
+		goto cleanup;
 	selector_kernel_plan(cfg, &plan);
 	err = configure(skel, cfg, &plan);
 	if (err)
@@ -135,6 +210,11 @@ int loader_start(const struct obi_config *cfg, struct obi_bpf **out)
 	if (err) {
 		log_error("load BPF programs: %s (run with OTEL_EBPF_LOG_LEVEL=debug for the verifier "
 			  "log)", strerror(-err));
+		goto cleanup;
+	}
+	err = fill_tails(skel);
+	if (err) {
+		log_error("fill the tail-call array: %s", strerror(-err));
 		goto cleanup;
 	}
 	err = fill_selectors(skel, &plan);

@@ -147,31 +147,18 @@ static __always_inline bool http_start(const __u8 *b)
 #include "inject.bpf.h"
 
 /*
- * The heavy halves of the I/O programs — planning a client request's span and traceparent,
+ * The heavy halves of the syscall exits — planning a client request's span and traceparent,
  * and a server request's trace context — are programs of their own, tail-called with what
  * they need in the per-CPU scratch (struct handoff). The verifier then checks each once, not
- * once inside every syscall's program: most of obi's start-up time is verification.
+ * once inside every syscall's program: most of obi's start-up time is verification. The
+ * loader fills the array (enum obi_tail), only when it loads the syscall exits.
  */
-enum tail {
-	TAIL_PLAN_REQUEST,	/* exit of a send that starts an HTTP request, unplanned */
-	TAIL_EMIT_REQUEST,	/* exit of a receive that starts an HTTP request */
-	TAIL_MAX,
-};
-
-int plan_request(void *ctx);
-int emit_request(void *ctx);
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, TAIL_MAX);
+	__uint(max_entries, OBI_TAIL_MAX);
 	__type(key, __u32);
-	__array(values, int(void *));
-} tails SEC(".maps") = {
-	.values = {
-		[TAIL_PLAN_REQUEST] = (void *)&plan_request,
-		[TAIL_EMIT_REQUEST] = (void *)&emit_request,
-	},
-};
+	__type(value, __u32);
+} tails SEC(".maps");
 
 static __always_inline void emit_data(struct obi_data_event *e, __u64 cap)
 {
@@ -219,8 +206,7 @@ static __always_inline int first_segment(struct io_args *a, struct scratch *sc, 
  * plan (injection off, or a connection obi did not see open): the client span's ids, from the
  * head already captured in the scratch event, then the event.
  */
-SEC("tracepoint")
-int plan_request(void *ctx)
+static __always_inline int do_plan_request(void)
 {
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -238,6 +224,18 @@ int plan_request(void *ctx)
 		e->trace = inj.t;
 	emit_data(e, cap);
 	return 0;
+}
+
+SEC("tracepoint")
+int plan_request(void *ctx)
+{
+	return do_plan_request();
+}
+
+/* The same, called by the socket tp_btf programs (a global function: verified once). */
+__noinline int plan_request_fn(void)
+{
+	return do_plan_request();
 }
 
 /* The last OBI_TAIL of the call's `len` bytes, all captured in e->data. */
@@ -309,8 +307,7 @@ static __always_inline bool planned_request(__u64 id, struct obi_data_event *e)
 
 /* The exit of a receive that read a request start: its server span's ids, then the event.
  * The exit already marked the socket's request as read by this thread (conn->req_id). */
-SEC("tracepoint")
-int emit_request(void *ctx)
+static __always_inline int do_emit_request(void)
 {
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -328,6 +325,17 @@ int emit_request(void *ctx)
 	return 0;
 }
 
+SEC("tracepoint")
+int emit_request(void *ctx)
+{
+	return do_emit_request();
+}
+
+__noinline int emit_request_fn(void)
+{
+	return do_emit_request();
+}
+
 /*
  * sys_exit_*: emit the call as a data event if it carries HTTP, and count its bytes. The
  * arguments come from the registers the syscall entry saved (x86-64: rdi, rsi, rdx, r10),
@@ -343,19 +351,26 @@ enum peek_arg {
 	PEEK_ARG4,	/* recvfrom(fd, buf, len, flags, ...) */
 };
 
+/* How a data event's heavy half is reached: syscall tracepoints tail-call it (verified once,
+ * on its own); the socket tp_btf programs, whose program type cannot share that program
+ * array, call global functions instead. */
+enum via {
+	VIA_TAIL,
+	VIA_CALL,
+};
+
+static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, long ret,
+				    struct sock *sk, struct io_args *a, __u8 dir, __u8 kind,
+				    enum via via);
+
 static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enum peek_arg peek)
 {
-	__u64 id = bpf_get_current_pid_tgid(), base = 0, seg_len = 0, cap;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct io_args a = { .kind = kind };
-	struct obi_conn *conn, fresh = {};
-	struct obi_data_event *e;
-	bool start = false, response = false, whole = false;
-	__u32 zero = 0, tgid, tid;
-	struct scratch *sc;
+	__u32 tgid, tid;
 	struct pt_regs *regs;
 	struct sock *sk;
-	__u64 key, first = 0;
 
 	if (!current_selected(&tgid, &tid))
 		return 0;
@@ -377,14 +392,28 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	sk = sock_of_file(file_of_fd(a.fd));
 	if (!sk)
 		return 0;
-	key = (__u64)sk;
+	return io_event(ctx, id, tgid, tid, ret, sk, &a, dir, kind, VIA_TAIL);
+}
+
+/* The data event of `ret` bytes moved through `sk` by the current task, with the call's
+ * buffers in `a`; `dir`, `kind` and `via` are the caller's constants. */
+static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, long ret,
+				    struct sock *sk, struct io_args *a, __u8 dir, __u8 kind,
+				    enum via via)
+{
+	__u64 base = 0, seg_len = 0, cap, key = (__u64)sk, first = 0;
+	struct obi_conn *conn, fresh = {};
+	struct obi_data_event *e;
+	bool start = false, response = false, whole = false;
+	__u32 zero = 0;
+	struct scratch *sc;
 
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
 	e = &sc->e;
 	if (kind != BUF_NONE) {
-		if (first_segment(&a, sc, &base, &seg_len))
+		if (first_segment(a, sc, &base, &seg_len))
 			return 0;
 		whole = seg_len >= (__u64)ret;	/* every byte of the call is in this segment */
 		if (whole)
@@ -417,7 +446,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	e->rx_total = conn->rx_total;
 	e->tx_total = conn->tx_total;
 	read_addrs(sk, e);
-	e->fd = a.fd;
+	e->fd = a->fd;
 	e->len = ret;
 	e->dir = dir;
 	e->flags = (start ? OBI_F_MSG_START : 0) | (kind == BUF_NONE ? OBI_F_SENDFILE : 0);
@@ -446,7 +475,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	if (kind != BUF_NONE && whole && (__u64)ret <= cap)
 		tail_from_capture(e, ret);	/* the call's last bytes are already here */
 	else if (kind != BUF_NONE)
-		read_tail(&a, sc, base, ret, e);
+		read_tail(a, sc, base, ret, e);
 	__builtin_memset(&e->trace, 0, sizeof(e->trace));
 	if (response) {
 		server_response(key, conn);
@@ -459,7 +488,10 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 		}
 		sc->h.id = id;
 		sc->h.sk = key;
-		bpf_tail_call(ctx, &tails, dir == OBI_DIR_RECV ? TAIL_EMIT_REQUEST : TAIL_PLAN_REQUEST);
+		if (via == VIA_CALL)
+			return dir == OBI_DIR_RECV ? emit_request_fn() : plan_request_fn();
+		bpf_tail_call(ctx, &tails,
+			      dir == OBI_DIR_RECV ? OBI_TAIL_EMIT_REQUEST : OBI_TAIL_PLAN_REQUEST);
 		/* reached only if the tail call failed: the event goes without ids */
 	}
 	emit_data(e, cap);
@@ -484,10 +516,32 @@ EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND, PEEK_NONE)
 /* sendfile(out_fd, in_fd, offset, count): body bytes with no user buffer */
 EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)
 
+/* The socket's connection is over: the close event, and its request no longer a parent. */
+static __always_inline void end_conn(__u64 key, struct obi_conn *conn, __u32 pid, __u32 tid,
+				     __u32 fd)
+{
+	struct obi_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (e) {
+		e->hdr.type = OBI_EV_CLOSE;
+		e->hdr.pid = pid;
+		e->hdr.tid = tid;
+		e->hdr.ts_ns = bpf_ktime_get_ns();
+		e->sock_id = key;
+		e->rx_total = conn->rx_total;
+		e->tx_total = conn->tx_total;
+		e->fd = fd;
+		bpf_ringbuf_submit(e, wakeup_flags());
+	} else {
+		count(OBI_CNT_RINGBUF_FULL);
+	}
+	server_response(key, conn);	/* a request closed unanswered */
+	bpf_map_delete_elem(&conn_state, &key);
+}
+
 SEC("tracepoint/syscalls/sys_enter_close")
 int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct obi_close_event *e;
 	struct obi_conn *conn;
 	struct file *file;
 	__u32 tgid, tid;
@@ -502,24 +556,8 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	key = (__u64)sk;
 	conn = bpf_map_lookup_elem(&conn_state, &key);
-	if (!conn)
-		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (e) {
-		e->hdr.type = OBI_EV_CLOSE;
-		e->hdr.pid = tgid;
-		e->hdr.tid = tid;
-		e->hdr.ts_ns = bpf_ktime_get_ns();
-		e->sock_id = key;
-		e->rx_total = conn->rx_total;
-		e->tx_total = conn->tx_total;
-		e->fd = ctx->args[0];
-		bpf_ringbuf_submit(e, wakeup_flags());
-	} else {
-		count(OBI_CNT_RINGBUF_FULL);
-	}
-	server_response(key, conn);	/* a request closed unanswered */
-	bpf_map_delete_elem(&conn_state, &key);
+	if (conn)
+		end_conn(key, conn, tgid, tid, ctx->args[0]);
 	return 0;
 }
 
@@ -563,23 +601,149 @@ static __always_inline bool port_in(void *map, __u16 port)
 
 /* listen() on a selected port selects the process before its first accept; on a watched port
  * it is reported for user space to decide (selectors that combine a port with other things). */
-SEC("tracepoint/syscalls/sys_enter_listen")
-int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void on_listen(__u16 port)
 {
 	__u32 tgid, tid;
-	struct sock *sk;
-	__u16 port;
 
 	if (!current_ids(&tgid, &tid) || pid_selected(tgid) || tgid == self_pid)
-		return 0;
-	sk = tcp_sock_of_fd(ctx->args[0]);
-	if (!sk)
-		return 0;
-	port = sk->__sk_common.skc_num;
+		return;
 	if (port_in(&selected_ports, port))
 		select_pid(tgid, 0, port, OBI_SEL_LISTEN);
 	else if (port_in(&watched_ports, port))
 		emit_proc(OBI_EV_LISTEN, tgid, 0, port, OBI_SEL_LISTEN);
+}
+
+SEC("tracepoint/syscalls/sys_enter_listen")
+int trace_enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	struct sock *sk = tcp_sock_of_fd(ctx->args[0]);
+
+	if (sk)
+		on_listen(sk->__sk_common.skc_num);
+	return 0;
+}
+
+/*
+ * The socket hooks: where the kernel has them (sock:sock_recv_length, sock:sock_send_length
+ * and sock:inet_sock_set_state, as tp_btf), the loader uses these three programs instead of
+ * the syscall tracepoints above. They run only for socket I/O and TCP state changes, get the
+ * socket itself (no walk of the fd table), and leave every task's syscalls off the traced slow
+ * path. The call's buffers still come from the syscall's registers, so only the syscalls the
+ * exits above know are read; anything else (io_uring, recvmmsg, splice) is left alone.
+ */
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDFILE 40
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+#define PF_IO_WORKER 0x00000010
+
+/* The current task's syscall registers, or NULL for an io_uring worker (no syscall). */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (task->flags & PF_IO_WORKER)
+		return NULL;
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+}
+
+#define SOCK_IO(kind_)                                                                  	do {                                                                            		struct io_args a = { .kind = kind_, .fd = regs->di, .buf = regs->si,      				     .count = regs->dx };                                		return io_event(ctx, id, tgid, tid, ret, sk, &a, dir, kind_, VIA_CALL);  	} while (0)
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(obi_sock_recv, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	const __u8 dir = OBI_DIR_RECV;
+	struct pt_regs *regs;
+	__u32 tgid, tid;
+
+	/* a MSG_PEEK read leaves the bytes queued: they are counted when really read */
+	if (!current_selected(&tgid, &tid) || ret <= 0 || (flags & MSG_PEEK))
+		return 0;
+	regs = syscall_regs();
+	if (!regs)
+		return 0;
+	switch (regs->orig_ax) {
+	case NR_READ:
+	case NR_RECVFROM:
+		SOCK_IO(BUF_PLAIN);
+	case NR_READV:
+		SOCK_IO(BUF_IOV);
+	case NR_RECVMSG:
+		SOCK_IO(BUF_MSG);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(obi_sock_send, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	const __u8 dir = OBI_DIR_SEND;
+	struct pt_regs *regs;
+	__u32 tgid, tid;
+
+	if (!current_selected(&tgid, &tid))
+		return 0;
+	if (ret <= 0) {
+		/* a failed send: whatever its sk_msg program planned did not go out whole */
+		if (inject_on)
+			bpf_map_delete_elem(&pending_inject, &id);
+		return 0;
+	}
+	regs = syscall_regs();
+	if (!regs)
+		return 0;
+	switch (regs->orig_ax) {
+	case NR_WRITE:
+	case NR_SENDTO:
+		SOCK_IO(BUF_PLAIN);
+	case NR_WRITEV:
+		SOCK_IO(BUF_IOV);
+	case NR_SENDMSG:
+		SOCK_IO(BUF_MSG);
+	case NR_SENDFILE:
+		SOCK_IO(BUF_NONE);
+	}
+	return 0;
+}
+
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+#define SHUTDOWN_MASK 3
+
+/*
+ * A TCP socket starts listening (in the task calling listen()), or its connection ends: the
+ * application closed it (close() shuts both directions before the state moves on, so a
+ * shutdown(SHUT_WR) is not taken for a close), or it went to CLOSE directly (reset, abortive
+ * close). The kernel runs this once per socket, when the last file reference goes, whichever
+ * process that is.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(obi_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct obi_conn *conn;
+	__u64 key = (__u64)sk;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_LISTEN) {
+		on_listen(sk->__sk_common.skc_num);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE &&
+	    ((newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK) || sk->sk_shutdown != SHUTDOWN_MASK))
+		return 0;
+	conn = bpf_map_lookup_elem(&conn_state, &key);
+	if (conn)
+		end_conn(key, conn, conn->pid, 0, 0);
 	return 0;
 }
 

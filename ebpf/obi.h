@@ -155,6 +155,13 @@ struct obi_conn {
 };
 _Static_assert(sizeof(struct obi_conn) == 40, "obi_conn layout");
 
+/* Slots of the `tails` program array (the syscall exits' heavy halves), filled by the loader. */
+enum obi_tail {
+	OBI_TAIL_PLAN_REQUEST = 0,	/* plan_request: a send that starts a request, unplanned */
+	OBI_TAIL_EMIT_REQUEST = 1,	/* emit_request: a receive that starts a request */
+	OBI_TAIL_MAX,
+};
+
 /* Kernel-side counters of events lost (ring buffer full) and skipped, per CPU. */
 enum obi_counter {
 	OBI_CNT_RINGBUF_FULL = 0,

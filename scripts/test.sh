@@ -14,8 +14,11 @@ if [ "${OBI_ASAN:-1}" != 0 ]; then
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBI_SANITIZE=ON >/dev/null
 	cmake --build build-asan -j"$(nproc)"
 	# A finding aborts the process (a failed exit code, and the integration harness fails
-	# a test whose obi printed a sanitizer report); leaks are checked at every exit.
+	# a test whose obi printed a sanitizer report); leaks are checked at every exit. This
+	# pass runs obi on the syscall hooks (the first used the socket tracepoints where the
+	# kernel has them), so both kernel-side paths go through every integration test.
 	(cd build-asan &&
+		OBI_TEST_DATA_HOOKS=syscalls \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --output-on-failure -L "unit|integration" "$@") || rc=1

@@ -484,6 +484,9 @@ class Obi:
         full = {}
         if printer is not None:
             full["OTEL_EBPF_TRACE_PRINTER"] = printer
+        # scripts/test.sh runs the suite a second time on the syscall hooks
+        if os.environ.get("OBI_TEST_DATA_HOOKS"):
+            full["OTEL_EBPF_BPF_DATA_HOOKS"] = os.environ["OBI_TEST_DATA_HOOKS"]
         full.update(env or {})
         self.env = full
         self.args = list(args)

@@ -15,6 +15,8 @@ CASES = [
      "OTEL_EBPF_TRACE_PRINTER"),
     ({"OTEL_EBPF_TARGET_PID": "12x"}, [], "OTEL_EBPF_TARGET_PID"),
     ({"OTEL_EBPF_OPEN_PORT": "8080", "OTEL_EBPF_LOG_LEVEL": "loud"}, [], "OTEL_EBPF_LOG_LEVEL"),
+    ({"OTEL_EBPF_OPEN_PORT": "8080", "OTEL_EBPF_BPF_DATA_HOOKS": "kprobes"}, [],
+     "OTEL_EBPF_BPF_DATA_HOOKS"),
     ({}, ["--open-port", "99999"], "--open-port"),
     ({}, ["--open-port", "8080", "--trace-printer", "xml"], "--trace-printer"),
     ({}, ["--pid", "abc"], "--pid"),

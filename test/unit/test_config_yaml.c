@@ -69,6 +69,7 @@ static void test_all_keys(void)
 		"open_port: [8000, 8001-8002]\n"
 		"ebpf:\n"
 		"  context_propagation: disabled\n"
+		"  data_hooks: syscalls\n"
 		"otel_traces_export:\n"
 		"  endpoint: https://t.example:4318/custom/traces\n"
 		"  protocol: http/protobuf\n"
@@ -102,6 +103,7 @@ static void test_all_keys(void)
 	CHECK_INT(cfg.open_ports.count, 3);
 	CHECK(port_set_has(&cfg.open_ports, 8002));
 	CHECK(!cfg.context_propagation);
+	CHECK_INT(cfg.data_hooks, DATA_HOOKS_SYSCALLS);
 	CHECK_STR(cfg.traces.url, "https://t.example:4318/custom/traces");
 	CHECK_INT(cfg.bsp_max_queue_size, 100);
 	CHECK_INT(cfg.bsp_schedule_delay_ms, 2000);
@@ -227,6 +229,9 @@ static void test_errors(void)
 		    ":2: invalid ebpf.context_propagation \"tcp\": not supported: obi propagates "
 		    "context in HTTP headers only (expected headers or disabled (OBI's all and "
 		    "http mean headers here))");
+	check_error("ebpf:\n  data_hooks: kprobes\n",
+		    ":2: invalid ebpf.data_hooks \"kprobes\": unknown hooks (expected auto, sockets "
+		    "or syscalls)");
 	check_error("? [a]\n: b\n", ":1: a key under the top level is a list (expected a name)");
 	check_error("log_level: info\n  bad: indent\n",
 		    ":2:6: not valid YAML: mapping values are not allowed in this context");
