@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Syscall tracepoints on the TCP data path of selected processes (read/write families,
- * sendfile, close, listen) and sched tp_btf hooks (fork, exec, exit) that keep the selection.
- * Emits obi_data_event, obi_close_event and obi_proc_event records on the `events` ring buffer.
+ * The TCP data path of selected processes, seen through one of two hook sets the loader
+ * chooses between: socket tp_btf tracepoints (sock_recv_length, sock_send_length,
+ * inet_sock_set_state) or syscall tracepoints (read/write families, sendfile, close, listen);
+ * and sched tp_btf hooks (fork, exec, exit) that keep the selection. Emits obi_data_event,
+ * obi_close_event and obi_proc_event records on the `events` ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
