@@ -502,12 +502,24 @@ static bool same_addr(const struct span_addr *a, const struct obi_sockaddr *b)
 	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
 
+/* The event is of this connection: same ends, except that a socket TCP has closed reads local
+ * port 0 (the kernel gives the port back when the connection goes to CLOSE, and the
+ * application may still read what it received). */
+static bool same_conn(const struct conn *c, const struct obi_data_event *e)
+{
+	struct obi_sockaddr local = e->local;
+
+	if (local.port == 0)
+		local.port = c->local.port;
+	return same_addr(&c->local, &local) && same_addr(&c->remote, &e->remote);
+}
+
 static struct conn *conn_get(struct conn_tracker *t, const struct obi_data_event *e)
 {
 	struct conn **p = conn_slot(t, e->sock_id);
 	struct conn *c = *p;
 
-	if (c && (!same_addr(&c->local, &e->local) || !same_addr(&c->remote, &e->remote))) {
+	if (c && !same_conn(c, e)) {
 		/* a connection's addresses never change: the kernel freed the socket and gave its
 		 * memory to a new one, and obi did not see the old one end (two processes closing
 		 * their copies at once: neither close was the last at its start) */

@@ -656,16 +656,32 @@ static __always_inline struct pt_regs *syscall_regs(void)
 
 #define SOCK_IO(kind_)                                                                  	do {                                                                            		struct io_args a = { .kind = kind_, .fd = regs->di, .buf = regs->si,      				     .count = regs->dx };                                		return io_event(ctx, id, tgid, tid, ret, sk, &a, dir, kind_, VIA_CALL);  	} while (0)
 
+#define TCP_CLOSE 7
+#define EAGAIN 11
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(obi_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk;
 	const __u8 dir = OBI_DIR_RECV;
+	struct obi_conn *conn;
 	struct pt_regs *regs;
 	__u32 tgid, tid;
 
+	if (!current_selected(&tgid, &tid))
+		return 0;
+	if (ret <= 0) {
+		/* end of stream or an error on a connection TCP already ended while the
+		 * application still held it (obi_sock_state left it for now): over */
+		if (ret != -EAGAIN && sk->__sk_common.skc_state == TCP_CLOSE) {
+			conn = bpf_map_lookup_elem(&conn_state, &key);
+			if (conn)
+				end_conn(key, conn, tgid, tid, 0);
+		}
+		return 0;
+	}
 	/* a MSG_PEEK read leaves the bytes queued: they are counted when really read */
-	if (!current_selected(&tgid, &tid) || ret <= 0 || (flags & MSG_PEEK))
+	if (flags & MSG_PEEK)
 		return 0;
 	regs = syscall_regs();
 	if (!regs)
@@ -716,17 +732,33 @@ int BPF_PROG(obi_sock_send, struct sock *sk, int ret, int flags)
 }
 
 #define TCP_FIN_WAIT1 4
-#define TCP_CLOSE 7
 #define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
-#define SHUTDOWN_MASK 3
+
+/* The application has let go of the socket: orphaned already, or tcp_close() running in the
+ * release of its file, whose last reference is gone (file_ref_t: negative once released). */
+static __always_inline bool app_released(const struct sock *sk)
+{
+	struct socket *sock = sk->sk_socket;
+	struct file *file;
+
+	if (!sock)
+		return true;
+	file = sock->file;
+	if (!file)
+		return true;
+	if (bpf_core_field_exists(file->f_ref))
+		return file->f_ref.refcnt.counter < 0;
+	return ((struct file___f_count *)file)->f_count.counter <= 0;
+}
 
 /*
- * A TCP socket starts listening (in the task calling listen()), or its connection ends: the
- * application closed it (close() shuts both directions before the state moves on, so a
- * shutdown(SHUT_WR) is not taken for a close), or it went to CLOSE directly (reset, abortive
- * close). The kernel runs this once per socket, when the last file reference goes, whichever
- * process that is.
+ * A TCP socket starts listening (in the task calling listen()), or its connection ends. It
+ * ends for obi when the application has let go of it and TCP moves on (FIN_WAIT1 or LAST_ACK
+ * from close(), CLOSE for an abortive close): once per socket, whichever process held the last
+ * reference. A connection TCP ends while the application still holds it (a reset, the peer's
+ * FIN after our shutdown(SHUT_WR)) may still have bytes to read: it ends at the read that
+ * finds the end (obi_sock_recv). A shutdown() alone never ends it.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(obi_sock_state, const struct sock *sk, const int oldstate, const int newstate)
@@ -740,8 +772,8 @@ int BPF_PROG(obi_sock_state, const struct sock *sk, const int oldstate, const in
 		on_listen(sk->__sk_common.skc_num);
 		return 0;
 	}
-	if (newstate != TCP_CLOSE &&
-	    ((newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK) || sk->sk_shutdown != SHUTDOWN_MASK))
+	if ((newstate != TCP_CLOSE && newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK) ||
+	    !app_released(sk))
 		return 0;
 	conn = bpf_map_lookup_elem(&conn_state, &key);
 	if (conn)

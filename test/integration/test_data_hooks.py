@@ -4,8 +4,11 @@
 sock_recv_length, sock_send_length and inet_sock_set_state) or through the syscall tracepoints.
 Each set is loaded alone (the log names it, obi holds only its programs) and gives the same
 spans for the same traffic: keep-alive GET and POST, a 404, an HTTP/1.0 exchange the server
-closes, and a request whose server closes the connection unanswered. `auto` takes the socket
-tracepoints on this kernel. (A bad value: test_bad_config.py.)"""
+closes, and a request whose server closes the connection unanswered — and a selected client
+that half-closes (shutdown(SHUT_WR)) after its request and reads the answer only after the
+server has answered and closed: its connection is over for TCP before the client reads, and the
+span must still get the response. `auto` takes the socket tracepoints on this kernel. (A bad
+value: test_bad_config.py.)"""
 import os
 import re
 import socket
@@ -81,11 +84,21 @@ def traffic(port, slow_port):
     return cport
 
 
-def run_mode(mode, backend, port, silent, slow_port, p):
+def half_closing_client(port):
+    c = h.Proc([h.PYTHON, "-u", os.path.join(h.SERVERS, "raw_client.py"), "--port", str(port),
+                "--half-close", "0.5", 'b"GET /a HTTP/1.0\\r\\nHost: hooks\\r\\n\\r\\n"'],
+               name="half-close-client", stdin=True)
+    c.wait_output(r"^READY pid=\d+")
+    return c
+
+
+def run_mode(mode, backend, port, silent, slow_port, old_port, p):
+    client = half_closing_client(old_port)
     obi = h.Obi({"OTEL_EBPF_OPEN_PORT": f"{port},{slow_port}",
+                 "OTEL_EBPF_TARGET_PID": str(client.pid),
                  "OTEL_EBPF_BPF_DATA_HOOKS": mode})
     since = time.time_ns()
-    obi.expect_instrumented([backend.pid, silent.pid], only=True)
+    obi.expect_instrumented([backend.pid, silent.pid, client.pid], only=True)
     p.true(LOG["sockets" if mode == "auto" else mode] in obi.stderr(),
            f"{mode}: stderr names the hooks")
     names = prog_names(obi.pid)
@@ -93,9 +106,20 @@ def run_mode(mode, backend, port, silent, slow_port, p):
     p.eq(f"{mode}: socket programs loaded", SOCKET_PROGS <= names, sockets)
     p.eq(f"{mode}: syscall programs loaded", bool(SYSCALL_PROGS & names), not sockets)
     cport = traffic(port, slow_port)
-    obi.wait_spans(5, what=f"{mode}: spans")
+    client.send_line("go")
+    res = client.wait_output(r"^RESULT local_port=(\d+) received=(\d+)")
+    obi.wait_spans(6, what=f"{mode}: spans")
     time.sleep(0.3)
-    spans = {s.get("url.path"): s for s in obi.spans}
+    client.send_line("quit")
+    spans = {s.get("url.path"): s for s in obi.spans if s.get("kind") == "SERVER"}
+    clients = [s for s in obi.spans if s.get("kind") == "CLIENT"]
+    p.eq(f"{mode}: client spans", len(clients), 1)
+    if clients:
+        h.expect_span(clients[0], f"{mode} half-closing client GET /a", {
+            "kind": "CLIENT", "http.request.method": "GET", "url.path": "/a",
+            "http.response.status_code": 200, "http.response.body.size": 6,
+            "network.local.port": int(res.group(1)), "network.peer.port": old_port,
+            "process.pid": client.pid}, since, p)
     p.eq(f"{mode}: span paths", sorted(spans), sorted(list(WANT) + ["/slow"]))
     for path, fields in WANT.items():
         if path in spans:
@@ -108,22 +132,23 @@ def run_mode(mode, backend, port, silent, slow_port, p):
         h.expect_span(spans["/slow"], f"{mode} /slow",
                       {"kind": "SERVER", "http.response.status_code": 0,
                        "process.pid": silent.pid}, since, p)
-    obi.stop(expect_code=0, expect_total=5)
+    obi.stop(expect_code=0, expect_total=6)
     summary = obi.summary()
     p.eq(f"{mode}: summary unanswered", summary.get("unanswered"), 1)
     p.eq(f"{mode}: summary not_http", summary.get("not_http"), 0)
 
 
 def main():
-    port, slow_port = h.free_port(), h.free_port()
+    port, slow_port, old_port = h.free_port(), h.free_port(), h.free_port()
     backend = h.start_backend(port)
+    h.start_backend(old_port, protocol="HTTP/1.0", name="http10-backend")  # not selected
     silent = h.Proc([h.PYTHON, "-u", os.path.join(h.SERVERS, "raw_server.py"), "--port",
                      str(slow_port), "--mode", "drop"], name="drop")
     silent.wait_output(r"^READY port=\d+")
     h.wait_listening(slow_port, silent)
     p = h.Problems()
     for mode in ("sockets", "syscalls", "auto"):
-        run_mode(mode, backend, port, silent, slow_port, p)
+        run_mode(mode, backend, port, silent, slow_port, old_port, p)
     p.raise_if_any("data hooks")
 
 

@@ -19,8 +19,9 @@ static void collect(struct span *s, void *ctx)
 	n_got++;
 }
 
-/* The client port of the events data() makes. */
+/* The ports of the events data() makes. */
 static uint16_t remote_port = 40000;
+static uint16_t local_port = 8080;
 
 /* The ids the kernel attaches to the next event, if any. */
 static struct obi_trace next_trace;
@@ -40,7 +41,7 @@ static void data(struct conn_tracker *t, uint64_t sock, uint32_t tid, int dir, u
 	e.enter_ns = ts - 1;
 	e.sock_id = sock;
 	e.local.family = AF_INET;
-	e.local.port = 8080;
+	e.local.port = local_port;
 	e.remote.family = AF_INET;
 	e.remote.port = remote_port;
 	e.dir = dir;
@@ -316,6 +317,28 @@ static void test_socket_reused(void)
 	conn_tracker_free(t);
 }
 
+/* A client that half-closed reads the answer after TCP closed the socket: the kernel gave the
+ * local port back (events read port 0), and it is still the same connection. */
+static void test_closed_socket_port_zero(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	struct conn_stats st;
+
+	n_got = 0;
+	local_port = 51000;
+	text(t, 11, 7, OBI_DIR_SEND, 100, "GET /a HTTP/1.0\r\nHost: h\r\n\r\n");
+	local_port = 0;
+	text(t, 11, 7, OBI_DIR_RECV, 200, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	local_port = 8080;
+	CHECK_INT(n_got, 1);
+	CHECK_STR(got[0].path, "/a");
+	CHECK_INT(got[0].status, 200);
+	CHECK_INT(got[0].local.port, 51000);
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.orphan_responses, 0);
+	conn_tracker_free(t);
+}
+
 static void test_garbage(void)
 {
 	struct conn_tracker *t = conn_tracker_new(collect, NULL);
@@ -361,6 +384,7 @@ int main(void)
 	test_garbage();
 	test_close_by_other_process();
 	test_socket_reused();
+	test_closed_socket_port_zero();
 	test_traceparent_parse();
 	return check_done("test_conn");
 }
