@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#define _GNU_SOURCE	/* vasprintf, strchrnul */
 #include "loader.h"
 
 #include <bpf/bpf.h>
@@ -34,19 +35,21 @@ static struct {
 	char pin[128];
 } inj;
 
-/* libbpf's messages (the verifier log among them) are shown at debug level. */
+/* libbpf's messages are shown at debug level, a line each: one message can be a whole
+ * verifier log, whose last lines say why a program was refused. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t len;
+	char *text, *line, *next;
 
-	if (log_get_level() > LOG_DEBUG)
+	if (log_get_level() > LOG_DEBUG || vasprintf(&text, fmt, ap) < 0)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	len = strlen(line);
-	if (len && line[len - 1] == '\n')
-		line[len - 1] = '\0';
-	log_debug("libbpf: %s", line);
+	for (line = text; *line; line = next) {
+		next = strchrnul(line, '\n');
+		if (*next)
+			*next++ = '\0';
+		log_debug("libbpf: %s", line);
+	}
+	free(text);
 	return 0;
 }
 
@@ -68,19 +71,25 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
-/* True when the kernel's BTF has every tracepoint the socket hooks attach to. */
+/* True when the kernel's BTF has every tracepoint named (their btf_trace_* typedefs). */
+static bool have_tracepoints(const char *const *names, size_t n)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool all = vmlinux != NULL;
+
+	for (size_t i = 0; all && i < n; i++)
+		all = btf__find_by_name_kind(vmlinux, names[i], BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return all;
+}
+
 static bool have_socket_tracepoints(void)
 {
 	static const char *const needed[] = { "btf_trace_sock_recv_length",
 					      "btf_trace_sock_send_length",
 					      "btf_trace_inet_sock_set_state" };
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool all = vmlinux != NULL;
 
-	for (size_t i = 0; all && i < sizeof(needed) / sizeof(needed[0]); i++)
-		all = btf__find_by_name_kind(vmlinux, needed[i], BTF_KIND_TYPEDEF) > 0;
-	btf__free(vmlinux);
-	return all;
+	return have_tracepoints(needed, sizeof(needed) / sizeof(needed[0]));
 }
 
 /*
@@ -101,6 +110,7 @@ static int choose_data_hooks(struct obi_bpf *skel, enum data_hooks want)
 	struct bpf_program *socket_progs[] = {
 		skel->progs.obi_sock_recv, skel->progs.obi_sock_send, skel->progs.obi_sock_state,
 	};
+	static const char *const destroy = "btf_trace_tcp_destroy_sock";
 	bool sockets = want != DATA_HOOKS_SYSCALLS && have_socket_tracepoints();
 
 	if (want == DATA_HOOKS_SOCKETS && !sockets) {
@@ -112,6 +122,8 @@ static int choose_data_hooks(struct obi_bpf *skel, enum data_hooks want)
 		bpf_program__set_autoload(syscall_progs[i], !sockets);
 	for (size_t i = 0; i < sizeof(socket_progs) / sizeof(socket_progs[0]); i++)
 		bpf_program__set_autoload(socket_progs[i], sockets);
+	/* with either set: the end of connections whose close the set did not see */
+	bpf_program__set_autoload(skel->progs.obi_tcp_destroy, have_tracepoints(&destroy, 1));
 	log_info("socket data seen through %s", sockets ? "socket tracepoints (tp_btf)"
 							: "syscall tracepoints");
 	return sockets;

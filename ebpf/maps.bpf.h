@@ -58,13 +58,38 @@ struct {
 	__type(value, __u8);
 } selected_pidns SEC(".maps");
 
-/* Byte counters of sockets that have carried HTTP, keyed by struct sock address. */
+/*
+ * Byte counters of sockets that have carried HTTP, keyed by struct sock address. A
+ * connection's state lives in its slot of conn_slots when that is free (or held by a process
+ * no longer selected), else here: see conn_find().
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
 	__type(key, __u64);
 	__type(value, struct obi_conn);
 } conn_state SEC(".maps");
+
+/*
+ * The front of conn_state: a direct-mapped table indexed by a hash of the socket, each slot owned
+ * by one socket at a time. Finding a connection here is an inlined array load; a hash-map
+ * lookup costs about 100 ns more on a syscall's first touch (bench/cost/README.md, "Where a
+ * run's time goes"), and every data event of a selected process makes one.
+ */
+#define OBI_CONN_SLOT_BITS 14
+#define OBI_CONN_SLOTS (1 << OBI_CONN_SLOT_BITS)
+
+struct conn_slot {
+	__u64 sk;		/* the owning socket (struct sock address); 0 = free */
+	struct obi_conn c;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBI_CONN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct conn_slot);
+} conn_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -84,6 +109,8 @@ struct head_scan {
 struct handoff {
 	__u64 id;		/* bpf_get_current_pid_tgid() */
 	__u64 sk;		/* struct sock address */
+	__u32 slot;		/* its conn_slots index */
+	__u32 _pad;
 };
 
 #define OBI_MAX_IOV 8
@@ -210,6 +237,48 @@ static __always_inline bool current_selected(__u32 *tgid, __u32 *tid)
 		return bits && (*bits >> (*tgid % 64)) & 1;
 	}
 	return current_ids(tgid, tid) && pid_selected(*tgid);
+}
+
+/* The state of connection `key`, whose socket hashes to `slot`, or NULL if obi has none. */
+static __always_inline struct obi_conn *conn_find(__u64 key, __u32 slot)
+{
+	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
+
+	if (s && s->sk == key)
+		return &s->c;
+	return bpf_map_lookup_elem(&conn_state, &key);
+}
+
+/* New state for connection `key` of process `pid`: its slot when free, or held by a process
+ * that is no longer selected (it exited without obi seeing its sockets close); else an entry
+ * of conn_state. */
+static __always_inline struct obi_conn *conn_new(__u64 key, __u32 slot, __u32 pid)
+{
+	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
+	struct obi_conn fresh = { .pid = pid };
+	__u64 owner;
+
+	if (s) {
+		owner = s->sk;
+		if ((!owner || !pid_selected(s->c.pid)) &&
+		    __sync_val_compare_and_swap(&s->sk, owner, key) == owner) {
+			s->c = fresh;
+			return &s->c;
+		}
+	}
+	bpf_map_update_elem(&conn_state, &key, &fresh, BPF_ANY);
+	return bpf_map_lookup_elem(&conn_state, &key);
+}
+
+/* Connection `key` is over: its slot is free again, or its conn_state entry gone. */
+static __always_inline void conn_forget(__u64 key, __u32 slot)
+{
+	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
+
+	if (s && s->sk == key)
+		__sync_val_compare_and_swap(&s->sk, key, 0);
+	else
+		bpf_map_delete_elem(&conn_state, &key);
 }
 
 /* Ring buffer wake-ups are batched: user space polls every few ms; wake it only when the

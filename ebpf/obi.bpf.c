@@ -82,6 +82,18 @@ static __always_inline struct sock *sock_of_file(struct file *file)
 	return sock->sk;
 }
 
+/* The socket's index in conn_slots: a multiplicative hash of its address (the low half; a
+ * privileged program may read a pointer as a number). Not the socket's own hash: TCP gives
+ * that a new value when the connection closes. */
+static __always_inline __u32 conn_slot_of(const struct sock *sk)
+{
+	__u32 lo;
+
+	/* a 32-bit copy of the pointer is a number to the verifier; arithmetic on it is refused */
+	asm volatile("%[lo] = %[p]" : [lo] "=w"(lo) : [p] "w"(sk));
+	return (lo * 2654435761U) >> (32 - OBI_CONN_SLOT_BITS);
+}
+
 static __always_inline bool is_tcp(struct sock *sk)
 {
 	if (sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP)
@@ -319,7 +331,7 @@ static __always_inline int do_emit_request(void)
 	if (!sc)
 		return 0;
 	e = &sc->e;
-	server_request(sc->h.id, sc->h.sk, e->data, e->cap_len, &e->trace);
+	server_request(sc->h.id, sc->h.sk, sc->h.slot, e->data, e->cap_len, &e->trace);
 	cap = e->cap_len;
 	if (cap > OBI_CAP_MAX)
 		cap = OBI_CAP_MAX;
@@ -404,7 +416,8 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 				    enum via via)
 {
 	__u64 base = 0, seg_len = 0, cap, key = (__u64)sk, first = 0;
-	struct obi_conn *conn, fresh = {};
+	__u32 slot = conn_slot_of(sk);
+	struct obi_conn *conn;
 	struct obi_data_event *e;
 	bool start = false, response = false, whole = false;
 	__u32 zero = 0;
@@ -428,13 +441,11 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 		start = first >= 7 && http_start(e->data);
 		response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	}
-	conn = bpf_map_lookup_elem(&conn_state, &key);
+	conn = conn_find(key, slot);
 	if (!conn) {
 		if (!start || !is_tcp(sk))
 			return 0;	/* not (yet) an HTTP connection: nothing to say */
-		fresh.pid = tgid;
-		bpf_map_update_elem(&conn_state, &key, &fresh, BPF_ANY);
-		conn = bpf_map_lookup_elem(&conn_state, &key);
+		conn = conn_new(key, slot, tgid);
 		if (!conn)
 			return 0;
 	}
@@ -490,6 +501,7 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 		}
 		sc->h.id = id;
 		sc->h.sk = key;
+		sc->h.slot = slot;
 		if (via == VIA_CALL)
 			return dir == OBI_DIR_RECV ? emit_request_fn() : plan_request_fn();
 		bpf_tail_call(ctx, &tails,
@@ -519,8 +531,8 @@ EXIT(sendmsg, BUF_MSG, OBI_DIR_SEND, PEEK_NONE)
 EXIT(sendfile64, BUF_NONE, OBI_DIR_SEND, PEEK_NONE)
 
 /* The socket's connection is over: the close event, and its request no longer a parent. */
-static __always_inline void end_conn(__u64 key, struct obi_conn *conn, __u32 pid, __u32 tid,
-				     __u32 fd)
+static __always_inline void end_conn(__u64 key, __u32 slot, struct obi_conn *conn, __u32 pid,
+				     __u32 tid, __u32 fd)
 {
 	struct obi_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -538,7 +550,7 @@ static __always_inline void end_conn(__u64 key, struct obi_conn *conn, __u32 pid
 		count(OBI_CNT_RINGBUF_FULL);
 	}
 	server_response(key, conn);	/* a request closed unanswered */
-	bpf_map_delete_elem(&conn_state, &key);
+	conn_forget(key, slot);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -557,9 +569,9 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!sk || !last_reference(file))
 		return 0;
 	key = (__u64)sk;
-	conn = bpf_map_lookup_elem(&conn_state, &key);
+	conn = conn_find(key, conn_slot_of(sk));
 	if (conn)
-		end_conn(key, conn, tgid, tid, ctx->args[0]);
+		end_conn(key, conn_slot_of(sk), conn, tgid, tid, ctx->args[0]);
 	return 0;
 }
 
@@ -676,9 +688,9 @@ int BPF_PROG(obi_sock_recv, struct sock *sk, int ret, int flags)
 		/* end of stream or an error on a connection TCP already ended while the
 		 * application still held it (obi_sock_state left it for now): over */
 		if (ret != -EAGAIN && sk->__sk_common.skc_state == TCP_CLOSE) {
-			conn = bpf_map_lookup_elem(&conn_state, &key);
+			conn = conn_find(key, conn_slot_of(sk));
 			if (conn)
-				end_conn(key, conn, tgid, tid, 0);
+				end_conn(key, conn_slot_of(sk), conn, tgid, tid, 0);
 		}
 		return 0;
 	}
@@ -777,9 +789,27 @@ int BPF_PROG(obi_sock_state, const struct sock *sk, const int oldstate, const in
 	if ((newstate != TCP_CLOSE && newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK) ||
 	    !app_released(sk))
 		return 0;
-	conn = bpf_map_lookup_elem(&conn_state, &key);
+	conn = conn_find(key, conn_slot_of(sk));
 	if (conn)
-		end_conn(key, conn, conn->pid, 0, 0);
+		end_conn(key, conn_slot_of(sk), conn, conn->pid, 0, 0);
+	return 0;
+}
+
+/*
+ * The socket is destroyed: whatever obi still keeps for it ends now. The hooks above end a
+ * connection when the application lets go of it; this catches what they cannot see: a socket
+ * TCP had already closed when the application closed it (no state change then), and, on the
+ * syscall hooks, the sockets a process leaves open when it exits. Loaded with either set.
+ */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(obi_tcp_destroy, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	__u32 slot = conn_slot_of(sk);
+	struct obi_conn *conn = conn_find(key, slot);
+
+	if (conn)
+		end_conn(key, slot, conn, conn->pid, 0, 0);
 	return 0;
 }
 
@@ -850,7 +880,7 @@ int BPF_PROG(trace_process_exit, struct task_struct *task)
 		return 0;
 	/* every thread of a selected process: forget what was kept for it */
 	bpf_map_delete_elem(&thread_parent, &ktid);
-	bpf_map_delete_elem(&thread_ctx, &id);
+	thread_forget(id);
 	if (tgid != tid)
 		return 0;
 	bpf_map_delete_elem(&traced_pids, &tgid);

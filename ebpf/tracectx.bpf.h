@@ -22,10 +22,11 @@ struct server_span {
 	__u8 trace_id[16];
 	__u8 span_id[8];
 	__u64 sk;		/* the socket the request came on */
+	__u32 conn_slot;	/* that socket's conn_slots index */
 	__u32 path_hash;
 	__u8 flags;
 	__u8 live;		/* thread_ctx: 0 once its response started */
-	__u8 _pad[2];
+	__u8 _pad[6];
 };
 
 struct inflight_key {
@@ -49,13 +50,72 @@ struct {
 } inflight SEC(".maps");
 
 /* Each thread's newest server span (updated in place, not deleted, while the thread lives:
- * a hash update or delete takes a lock, a store does not). */
+ * a hash update or delete takes a lock, a store does not). Like conn_state, it has a
+ * direct-mapped front, thread_slots (by thread id), and holds the threads whose slot is taken. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
 	__type(value, struct server_span);
 } thread_ctx SEC(".maps");
+
+#define OBI_THREAD_SLOTS 8192
+
+struct thread_slot {
+	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
+	struct server_span sp;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBI_THREAD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct thread_slot);
+} thread_slots SEC(".maps");
+
+/* Thread `id`'s newest server span, or NULL. */
+static __always_inline struct server_span *thread_find(__u64 id)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct thread_slot *s = bpf_map_lookup_elem(&thread_slots, &slot);
+
+	if (s && s->id == id)
+		return &s->sp;
+	return bpf_map_lookup_elem(&thread_ctx, &id);
+}
+
+/* Keeps `sp` as thread `id`'s newest (it has none yet): in its slot when free, or held by a
+ * thread of a process no longer selected; else in thread_ctx. */
+static __always_inline void thread_new(__u64 id, const struct server_span *sp)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct thread_slot *s = bpf_map_lookup_elem(&thread_slots, &slot);
+	__u64 owner;
+
+	if (s) {
+		owner = s->id;
+		/* kernel tgids are obi's when it sees the initial PID namespace; elsewhere a
+		 * taken slot is left to its owner */
+		if ((!owner || (pidns_initial && !pid_selected(owner >> 32))) &&
+		    __sync_val_compare_and_swap(&s->id, owner, id) == owner) {
+			s->sp = *sp;
+			return;
+		}
+	}
+	bpf_map_update_elem(&thread_ctx, &id, sp, BPF_ANY);
+}
+
+/* Thread `id` exited. */
+static __always_inline void thread_forget(__u64 id)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct thread_slot *s = bpf_map_lookup_elem(&thread_slots, &slot);
+
+	if (s && s->id == id)
+		__sync_val_compare_and_swap(&s->id, id, 0);
+	else
+		bpf_map_delete_elem(&thread_ctx, &id);
+}
 
 /* Thread -> the thread that created it, for work handed to a new thread. */
 struct {
@@ -306,7 +366,7 @@ static __always_inline void parent_from(const struct server_span *sp, struct par
 static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *trace,
 					     struct parent_ctx *out)
 {
-	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id), *by_path;
+	struct server_span *newest = thread_find(id), *by_path;
 	struct inflight_key k = { .id = id, .path_hash = hash };
 
 	if (newest && !newest->live)
@@ -349,11 +409,12 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 }
 
 /* Keeps a server span for the client requests the thread will write. */
-static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
+static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u32 hash,
 					    const struct obi_trace *t)
 {
-	struct server_span sp = { .sk = sk, .path_hash = hash, .flags = t->flags, .live = 1 };
-	struct server_span *newest = bpf_map_lookup_elem(&thread_ctx, &id);
+	struct server_span sp = { .sk = sk, .conn_slot = slot, .path_hash = hash,
+				  .flags = t->flags, .live = 1 };
+	struct server_span *newest = thread_find(id);
 
 	__builtin_memcpy(sp.trace_id, t->trace_id, 16);
 	__builtin_memcpy(sp.span_id, t->span_id, 8);
@@ -364,7 +425,7 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
 			 * socket where it went, for server_response */
 			struct inflight_key k = { .id = id, .path_hash = newest->path_hash };
 			__u64 older = newest->sk;
-			struct obi_conn *c = bpf_map_lookup_elem(&conn_state, &older);
+			struct obi_conn *c = conn_find(older, newest->conn_slot);
 
 			bpf_map_update_elem(&inflight, &k, newest, BPF_ANY);
 			if (c && c->req_id == id)
@@ -372,14 +433,14 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 hash,
 		}
 		*newest = sp;
 	} else {
-		bpf_map_update_elem(&thread_ctx, &id, &sp, BPF_ANY);
+		thread_new(id, &sp);
 	}
 }
 
 /* A server request was read on `sk` (whose conn_state names this thread as the reader): its
  * span continues the caller's trace or starts one. */
-static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __u32 n,
-					   struct obi_trace *t)
+static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b,
+					   __u32 n, struct obi_trace *t)
 {
 	struct head_scan s;
 	__u32 at;
@@ -396,7 +457,7 @@ static __always_inline void server_request(__u64 id, __u64 sk, const __u8 *b, __
 		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
 	}
 	random_id(t->span_id, 2);
-	remember_server(id, sk, path_hash(b, n), t);
+	remember_server(id, sk, slot, path_hash(b, n), t);
 }
 
 /* The response on `sk` starts (or the socket closes): its server span is no longer a parent
@@ -409,7 +470,7 @@ static __always_inline void server_response(__u64 sk, struct obi_conn *conn)
 	if (!k.id)
 		return;
 	conn->req_id = 0;
-	sp = bpf_map_lookup_elem(&thread_ctx, &k.id);
+	sp = thread_find(k.id);
 	if (sp && sp->live && sp->sk == sk) {
 		sp->live = 0;
 		return;

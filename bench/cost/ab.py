@@ -4,7 +4,11 @@
 connection, requests back to back). Rounds alternate the binaries (order rotating); every run
 starts obi afresh selecting the hot loop's port, with kernel.bpf_stats_enabled=1.
 
-    sudo bench/cost/ab.py BIN_A[,BIN_B...] [ROUNDS] [REQUESTS]
+    sudo bench/cost/ab.py BIN_A[,BIN_B...] [ROUNDS] [REQUESTS] [GAP_US [proxy]]
+
+GAP_US: the hot loop's client sleeps that long after each response (cold caches, as at a
+fixed rate; 200 is 5,000 req/s minus the request's own time). proxy: the selected server
+forwards every request to an unselected origin over a connection of its own (sk_msg runs).
 
 Prints ns per request of every run, then per binary the median and the per-program medians.
 Uses bench/bench.py's helpers (obi start/stop, program discovery, clean-up)."""
@@ -27,6 +31,7 @@ def main():
     bins = sys.argv[1].split(",")
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
+    gap = sys.argv[4:6]
     if not os.access(HOTLOOP, os.X_OK):
         sys.exit("ab: %s missing: run bench/cost/build.sh" % HOTLOOP)
     bench.WORK = tempfile.mkdtemp(prefix="obi-ab-")
@@ -41,7 +46,7 @@ def main():
                 obi = bench.Obi([port], tag="ab").start()
                 progs, _ = obi.bpf_ids()
                 s0 = bench.prog_snapshot(progs)
-                subprocess.run([HOTLOOP, str(port), str(n)], check=True, timeout=600)
+                subprocess.run([HOTLOOP, str(port), str(n)] + gap, check=True, timeout=600)
                 s1 = bench.prog_snapshot(progs)
                 spans = obi.stop().get("summary", {}).get("spans")
                 ns = 0

@@ -862,8 +862,13 @@ def bpf_maps_of(pid):
 
 
 def bpf_map_entries(map_id):
-    """Number of entries in a BPF hash map (bpftool map dump)."""
-    return len(_bpftool_json("map", "dump", "id", str(map_id)))
+    """Number of entries in a BPF hash map (bpftool map dump); for an array map, one of obi's
+    slot tables (conn_slots, thread_slots), the slots with an owner (a value whose first eight
+    bytes are not zero)."""
+    dump = _bpftool_json("map", "dump", "id", str(map_id))
+    if _bpftool_json("map", "show", "id", str(map_id)).get("type") != "array":
+        return len(dump)
+    return sum(1 for e in dump if any(int(b, 16) for b in e["value"][:8]))
 
 
 # --- span checks -------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ opening a connection, sending 1 to 8 keep-alive requests and closing it — half
 (a keep-alive reverse proxy: server and client spans, traceparent injection) to
 servers/backend.py (a thread per connection), half straight to the backend; obi exports OTLP to
 a sink in this test. Every 15 s it records obi's RSS and the entry counts of its BPF hash maps
-(found through its programs' map_ids, counted with bpftool map dump).
+(found through its programs' map_ids, counted with bpftool map dump; for the slot tables
+conn_slots and thread_slots, the slots with an owner).
 
 Checks: every request succeeded; after the traffic stops (and nginx's idle upstream
-connections are closed) each map is back to (at most) its entry count before the traffic (thread_ctx:
-plus one entry per live thread of the selected processes, deleted when the thread exits), obi's RSS
+connections are closed) each map is back to (at most) its entry count before the traffic (thread_ctx
+and thread_slots: plus one entry per live thread of the selected processes, deleted when the thread exits), obi's RSS
 after the traffic is within 2 MiB of its RSS after the first minute (no growth while the
 traffic is steady), and at exit every span was exported (spans_exported = spans, none
 dropped), lost_events=0 and conns=0."""
@@ -28,8 +29,8 @@ SECONDS = int(os.environ.get("OBI_SOAK_SECONDS", "300"))
 RATE = int(os.environ.get("OBI_SOAK_RATE", "200"))
 CLIENTS = 8
 SAMPLE_S = 15
-MAPS = ("traced_pids", "conn_state", "inflight", "thread_ctx", "thread_parent",
-        "pending_inject", "connecting", "sock_hash")
+MAPS = ("traced_pids", "conn_state", "conn_slots", "inflight", "thread_ctx", "thread_slots",
+        "thread_parent", "pending_inject", "connecting", "sock_hash")
 RSS_SLACK_KB = 2048
 
 
@@ -159,6 +160,7 @@ def main():
                        if os.path.isdir(f"/proc/{pid}/task"))
     allowed = dict(before)
     allowed["thread_ctx"] = before.get("thread_ctx", 0) + live_threads
+    allowed["thread_slots"] = before.get("thread_slots", 0) + live_threads
     # idle: nginx closes its upstream connections after 2 s, obi handles the closes
     deadline = time.monotonic() + 30
     while True:
