@@ -259,7 +259,7 @@ int plan_msg(struct sk_msg_md *msg)
 	rport = msg->remote_port;
 	if (rport > 0xffff)
 		rport >>= 16;
-	planned = bpf_map_lookup_elem(&pending_inject, &id);
+	planned = inject_find(id);
 	if (planned && planned->lport == msg->local_port && planned->rport == rport)
 		return SK_PASS;	/* a later part of a planned call */
 	sc = bpf_map_lookup_elem(&scratch, &zero);
@@ -277,7 +277,7 @@ int plan_msg(struct sk_msg_md *msg)
 		msg_insert(msg, &inj);
 	else if (inj.mode == INJ_REWRITE && msg->size >= inj.off + 16)
 		msg_rewrite(msg, &inj);
-	bpf_map_update_elem(&pending_inject, &id, &inj, BPF_ANY);
+	inject_keep(id, &inj);
 	return SK_PASS;
 }
 

@@ -299,7 +299,7 @@ static __always_inline void read_tail(struct io_args *a, struct scratch *sc, __u
  * went out, when the request met the socket), if it made one for these bytes. */
 static __always_inline bool planned_request(__u64 id, struct obi_data_event *e)
 {
-	struct inject *inj = bpf_map_lookup_elem(&pending_inject, &id);
+	struct inject *inj = inject_find(id);
 	__u32 planned, sent;
 	bool ours;
 
@@ -315,7 +315,7 @@ static __always_inline bool planned_request(__u64 id, struct obi_data_event *e)
 			e->trace.state |= OBI_TP_DONE;
 		e->enter_ns = inj->enter_ns;
 	}
-	bpf_map_delete_elem(&pending_inject, &id);
+	inject_forget(id);
 	return ours;
 }
 
@@ -391,7 +391,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	if (ret <= 0) {
 		/* a failed send: whatever its sk_msg program planned did not go out whole */
 		if (dir == OBI_DIR_SEND && inject_on)
-			bpf_map_delete_elem(&pending_inject, &id);
+			inject_forget(id);
 		return 0;
 	}
 
@@ -725,7 +725,7 @@ int BPF_PROG(obi_sock_send, struct sock *sk, int ret, int flags)
 	if (ret <= 0) {
 		/* a failed send: whatever its sk_msg program planned did not go out whole */
 		if (inject_on)
-			bpf_map_delete_elem(&pending_inject, &id);
+			inject_forget(id);
 		return 0;
 	}
 	regs = syscall_regs();

@@ -73,6 +73,20 @@ struct {
 	__type(value, struct thread_slot);
 } thread_slots SEC(".maps");
 
+/* Takes a thread-indexed slot whose owner field is `*owner` for thread `id`: when it is free,
+ * already id's, or held by a thread of a process no longer selected (kernel tgids are obi's
+ * when it sees the initial PID namespace; elsewhere a taken slot is left to its owner). */
+static __always_inline bool thread_slot_take(__u64 *owner, __u64 id)
+{
+	__u64 cur = *owner;
+
+	if (cur == id)
+		return true;
+	if (cur && (!pidns_initial || pid_selected(cur >> 32)))
+		return false;
+	return __sync_val_compare_and_swap(owner, cur, id) == cur;
+}
+
 /* Thread `id`'s newest server span, or NULL. */
 static __always_inline struct server_span *thread_find(__u64 id)
 {
@@ -90,19 +104,11 @@ static __always_inline void thread_new(__u64 id, const struct server_span *sp)
 {
 	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
 	struct thread_slot *s = bpf_map_lookup_elem(&thread_slots, &slot);
-	__u64 owner;
 
-	if (s) {
-		owner = s->id;
-		/* kernel tgids are obi's when it sees the initial PID namespace; elsewhere a
-		 * taken slot is left to its owner */
-		if ((!owner || (pidns_initial && !pid_selected(owner >> 32))) &&
-		    __sync_val_compare_and_swap(&s->id, owner, id) == owner) {
-			s->sp = *sp;
-			return;
-		}
-	}
-	bpf_map_update_elem(&thread_ctx, &id, sp, BPF_ANY);
+	if (s && thread_slot_take(&s->id, id))
+		s->sp = *sp;
+	else
+		bpf_map_update_elem(&thread_ctx, &id, sp, BPF_ANY);
 }
 
 /* Thread `id` exited. */
@@ -148,12 +154,61 @@ struct inject {
 	__u8 hdr[72];
 };
 
+/* Plans between a send's sk_msg program and its exit, by thread: in the thread's slot of
+ * inject_slots (like thread_slots), else here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
 	__type(value, struct inject);
 } pending_inject SEC(".maps");
+
+struct inject_slot {
+	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
+	struct inject inj;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBI_THREAD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct inject_slot);
+} inject_slots SEC(".maps");
+
+/* The plan thread `id`'s send left, or NULL. */
+static __always_inline struct inject *inject_find(__u64 id)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
+
+	if (s && s->id == id)
+		return &s->inj;
+	return bpf_map_lookup_elem(&pending_inject, &id);
+}
+
+/* Leaves `inj` as thread `id`'s plan (replacing any). */
+static __always_inline void inject_keep(__u64 id, const struct inject *inj)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
+
+	if (s && thread_slot_take(&s->id, id))
+		s->inj = *inj;
+	else
+		bpf_map_update_elem(&pending_inject, &id, inj, BPF_ANY);
+}
+
+/* Thread `id`'s plan is used, or void. */
+static __always_inline void inject_forget(__u64 id)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
+
+	if (s && s->id == id)
+		__sync_val_compare_and_swap(&s->id, id, 0);
+	else
+		bpf_map_delete_elem(&pending_inject, &id);
+}
 
 /* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
 volatile __u8 inject_on SEC(".data.inject");

@@ -863,8 +863,8 @@ def bpf_maps_of(pid):
 
 def bpf_map_entries(map_id):
     """Number of entries in a BPF hash map (bpftool map dump); for an array map, one of obi's
-    slot tables (conn_slots, thread_slots), the slots with an owner (a value whose first eight
-    bytes are not zero)."""
+    slot tables (conn_slots, thread_slots, inject_slots), the slots with an owner (a value
+    whose first eight bytes are not zero)."""
     dump = _bpftool_json("map", "dump", "id", str(map_id))
     if _bpftool_json("map", "show", "id", str(map_id)).get("type") != "array":
         return len(dump)

@@ -7,9 +7,11 @@ obi keeps each thread's current server span in its slot of the direct-mapped thr
 table (8,192 slots, by thread id), or in the thread_ctx hash map when another thread holds that
 slot. The server starts worker A, then creates and ends threads until one gets a thread id
 equal to A's modulo 8,192: worker B. Both read their request, wait for each other, then call
-an unselected backend, then answer. Checks: 2 SERVER and 2 CLIENT spans; each client call is a
-child of the server span of its own thread (same trace, parent = that span); B's span went to
-thread_ctx (one entry more than before)."""
+an unselected backend, then answer with the headers the backend received. Checks: 2 SERVER and 2 CLIENT spans;
+each client call is a child of the server span of its own thread (same trace, parent = that
+span) and carried that client span's traceparent; B's span went to thread_ctx (one entry more
+than before)."""
+import json
 import socket
 import time
 
@@ -27,11 +29,13 @@ def worker(q):
     path = conn.recv(65536).split(b" ")[1]
     both_read.wait()
     c = socket.create_connection(("127.0.0.1", backend))
-    c.sendall(b"GET /down" + path + b" HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n")
-    while c.recv(65536):
-        pass
+    c.sendall(b"GET /headers HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n")
+    got = b""
+    while chunk := c.recv(65536):
+        got += chunk
     c.close()
-    body = str(threading.get_native_id()).encode()
+    # the thread's id, then the headers the backend received
+    body = str(threading.get_native_id()).encode() + b"\n" + got.partition(b"\r\n\r\n")[2]
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
                  % len(body) + body)
     conn.close()
@@ -100,18 +104,21 @@ def main():
             data += chunk
         s.close()
         answers.append(data)
-    tids = [int(a.partition(b"\r\n\r\n")[2]) for a in answers]
+    bodies = [a.partition(b"\r\n\r\n")[2].decode() for a in answers]
+    tids = [int(b.partition("\n")[0]) for b in bodies]
     h.check_eq(tids, [a_tid, b_tid], "threads that answered /a and /b")
+    sent_tp = {tid: h.header_values(json.loads(b.partition("\n")[2]), "traceparent")
+               for tid, b in zip(tids, bodies)}
     overflow = h.bpf_map_entries(maps["thread_ctx"]) - before
 
     spans = obi.wait_spans(4, timeout=15, what="2 SERVER and 2 CLIENT spans")
     by = {(s.get("kind"), s.get("url.path")): s for s in spans}
     p = h.Problems()
-    p.eq("spans by kind and path", sorted(by), sorted([("SERVER", "/a"), ("SERVER", "/b"),
-                                                       ("CLIENT", "/down/a"),
-                                                       ("CLIENT", "/down/b")]))
+    by.update({("CLIENT", s.get("thread.id")): s for s in spans if s.get("kind") == "CLIENT"})
+    p.eq("spans by kind and path", sorted((s.get("kind"), s.get("url.path")) for s in spans),
+         [("CLIENT", "/headers"), ("CLIENT", "/headers"), ("SERVER", "/a"), ("SERVER", "/b")])
     for name, tid in (("a", a_tid), ("b", b_tid)):
-        srv, cli = by.get(("SERVER", f"/{name}")), by.get(("CLIENT", f"/down/{name}"))
+        srv, cli = by.get(("SERVER", f"/{name}")), by.get(("CLIENT", tid))
         if not srv or not cli:
             continue
         h.expect_span(srv, f"SERVER /{name}", {"process.pid": server.pid, "thread.id": tid,
@@ -120,6 +127,8 @@ def main():
         h.expect_span(cli, f"CLIENT /down/{name}", {
             "process.pid": server.pid, "thread.id": tid, "server.port": backend_port,
             "trace_id": srv.get("trace_id"), "parent_span_id": srv.get("span_id")}, since, p)
+        p.eq(f"traceparent the backend got from thread {name}", sent_tp[tid],
+             [f"00-{cli.get('trace_id')}-{cli.get('span_id')}-01"])
     p.eq("thread_ctx entries added (worker B, whose slot A holds)", overflow, 1)
     p.raise_if_any("two threads sharing a slot")
     obi.stop(expect_total=4)
