@@ -223,6 +223,7 @@ static __always_inline __u32 request_head(struct sk_msg_md *msg, __u8 *b)
 	__u32 n = msg->size < OBI_CAP_MAX ? msg->size : OBI_CAP_MAX;
 	void *data, *data_end;
 	__u8 head[8];
+	__u64 len;
 
 	if (n < 16 || bpf_msg_pull_data(msg, 0, n, 0))
 		return 0;
@@ -235,9 +236,11 @@ static __always_inline __u32 request_head(struct sk_msg_md *msg, __u8 *b)
 		return 0;
 	if (data + n > data_end)
 		n = data_end - data;	/* the pull linearises at most a page or so */
-	if (n < 16 || n > OBI_CAP_MAX || bpf_probe_read_kernel(b, n, data))
+	len = n & (2 * OBI_CAP_MAX - 1);	/* n <= OBI_CAP_MAX: bounds the verifier sees in 64 bits */
+	barrier_var(len);
+	if (len < 16 || len > OBI_CAP_MAX || bpf_probe_read_kernel(b, len, data))
 		return 0;
-	return n;
+	return len;
 }
 
 /*
@@ -250,6 +253,7 @@ int plan_msg(struct sk_msg_md *msg)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0, n, rport, tgid, tid;
 	struct inject *planned, inj = {};
+	struct inject_slot *slot;
 	struct scratch *sc;
 
 	if (!inject_on || !current_selected(&tgid, &tid))
@@ -268,6 +272,12 @@ int plan_msg(struct sk_msg_md *msg)
 	n = request_head(msg, sc->e.data);
 	if (!n)
 		return SK_PASS;
+	/* the slot first: a header goes out only with a plan the exit will find */
+	slot = inject_slot_of(id);
+	if (!slot || !thread_slot_take(&slot->id, id)) {
+		count(OBI_CNT_INJECT_SKIPPED);
+		return SK_PASS;
+	}
 	inj.enter_ns = bpf_ktime_get_ns();
 	plan_client(id, n, &inj, 1);
 	inj.lport = msg->local_port;
@@ -277,7 +287,7 @@ int plan_msg(struct sk_msg_md *msg)
 		msg_insert(msg, &inj);
 	else if (inj.mode == INJ_REWRITE && msg->size >= inj.off + 16)
 		msg_rewrite(msg, &inj);
-	inject_keep(id, &inj);
+	slot->inj = inj;
 	return SK_PASS;
 }
 

@@ -59,25 +59,16 @@ struct {
 } selected_pidns SEC(".maps");
 
 /*
- * Byte counters of sockets that have carried HTTP, keyed by struct sock address. A
- * connection's state lives in its slot of conn_slots when that is free (or held by a process
- * no longer selected), else here: see conn_find().
+ * The state of sockets that have carried HTTP (struct obi_conn): an open-addressed table, each
+ * connection in the first slot it found free among OBI_CONN_PROBE from its home slot (a hash
+ * of the socket's address), owned by one socket at a time. Finding a connection is an inlined
+ * array load or a few; a hash-map lookup costs about 100 ns more on a syscall's first touch
+ * (bench/cost/README.md, "Where a run's time goes"), and every data event of a selected
+ * process makes one. One map, so the verifier sees one kind of pointer to a connection's state.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u64);
-	__type(value, struct obi_conn);
-} conn_state SEC(".maps");
-
-/*
- * The front of conn_state: a direct-mapped table indexed by a hash of the socket, each slot owned
- * by one socket at a time. Finding a connection here is an inlined array load; a hash-map
- * lookup costs about 100 ns more on a syscall's first touch (bench/cost/README.md, "Where a
- * run's time goes"), and every data event of a selected process makes one.
- */
-#define OBI_CONN_SLOT_BITS 14
+#define OBI_CONN_SLOT_BITS 15
 #define OBI_CONN_SLOTS (1 << OBI_CONN_SLOT_BITS)
+#define OBI_CONN_PROBE 8
 
 struct conn_slot {
 	__u64 sk;		/* the owning socket (struct sock address); 0 = free */
@@ -239,46 +230,71 @@ static __always_inline bool current_selected(__u32 *tgid, __u32 *tid)
 	return current_ids(tgid, tid) && pid_selected(*tgid);
 }
 
-/* The state of connection `key`, whose socket hashes to `slot`, or NULL if obi has none. */
-static __always_inline struct obi_conn *conn_find(__u64 key, __u32 slot)
+static __always_inline struct conn_slot *conn_slot_at(__u32 home, __u32 i)
 {
-	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
+	__u32 k = (home + i) & (OBI_CONN_SLOTS - 1);
 
-	if (s && s->sk == key)
-		return &s->c;
-	return bpf_map_lookup_elem(&conn_state, &key);
+	return bpf_map_lookup_elem(&conn_slots, &k);
 }
 
-/* New state for connection `key` of process `pid`: its slot when free, or held by a process
- * that is no longer selected (it exited without obi seeing its sockets close); else an entry
- * of conn_state. */
-static __always_inline struct obi_conn *conn_new(__u64 key, __u32 slot, __u32 pid)
+/* The state of connection `key`, whose home slot is `home`, or NULL if obi has none. Every
+ * slot of the window is looked at: a slot freed before it does not end the search. */
+static __always_inline struct obi_conn *conn_find(__u64 key, __u32 home)
 {
-	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
-	struct obi_conn fresh = { .pid = pid };
-	__u64 owner;
+	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
+		struct conn_slot *s = conn_slot_at(home, i);
 
-	if (s) {
-		owner = s->sk;
-		if ((!owner || !pid_selected(s->c.pid)) &&
-		    __sync_val_compare_and_swap(&s->sk, owner, key) == owner) {
-			s->c = fresh;
+		if (s && s->sk == key)
 			return &s->c;
-		}
 	}
-	bpf_map_update_elem(&conn_state, &key, &fresh, BPF_ANY);
-	return bpf_map_lookup_elem(&conn_state, &key);
+	return NULL;
 }
 
-/* Connection `key` is over: its slot is free again, or its conn_state entry gone. */
-static __always_inline void conn_forget(__u64 key, __u32 slot)
+/* Claims slot `s` (whose owner was `owner`) for connection `key` of process `pid`. */
+static __always_inline struct obi_conn *conn_claim(struct conn_slot *s, __u64 owner, __u64 key,
+						   __u32 pid)
 {
-	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &slot);
+	struct obi_conn fresh = { .pid = pid };
 
-	if (s && s->sk == key)
-		__sync_val_compare_and_swap(&s->sk, key, 0);
-	else
-		bpf_map_delete_elem(&conn_state, &key);
+	if (__sync_val_compare_and_swap(&s->sk, owner, key) != owner)
+		return NULL;
+	s->c = fresh;
+	return &s->c;
+}
+
+/* New state for connection `key` of process `pid`: the first free slot of its window, else
+ * one held by a process that is no longer selected (it exited before obi saw its sockets end).
+ * 0 (counted) when every slot of the window holds a live connection. A global function: the
+ * verifier checks it once, not inside every data program's paths. */
+__noinline int conn_new(__u64 key, __u32 home, __u32 pid)
+{
+	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
+		struct conn_slot *s = conn_slot_at(home, i);
+
+		if (s && !s->sk && conn_claim(s, 0, key, pid))
+			return 1;
+	}
+	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
+		struct conn_slot *s = conn_slot_at(home, i);
+		__u64 owner = s ? s->sk : 0;
+
+		if (owner && !pid_selected(s->c.pid) && conn_claim(s, owner, key, pid))
+			return 1;
+	}
+	count(OBI_CNT_CONN_TABLE_FULL);
+	return 0;
+}
+
+/* Connection `key` is over: its slot is free again (every one it holds: two CPUs may have
+ * claimed one each for its first bytes). */
+static __always_inline void conn_forget(__u64 key, __u32 home)
+{
+	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
+		struct conn_slot *s = conn_slot_at(home, i);
+
+		if (s && s->sk == key)
+			__sync_val_compare_and_swap(&s->sk, key, 0);
+	}
 }
 
 /* Ring buffer wake-ups are batched: user space polls every few ms; wake it only when the

@@ -445,7 +445,13 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 	if (!conn) {
 		if (!start || !is_tcp(sk))
 			return 0;	/* not (yet) an HTTP connection: nothing to say */
-		conn = conn_new(key, slot, tgid);
+		/* the socket's address as a number: a global function refuses a pointer argument */
+		__u64 addr = 0;
+
+		bpf_probe_read_kernel(&addr, sizeof(addr), &key);
+		if (!conn_new(addr, slot, tgid))
+			return 0;
+		conn = conn_find(key, slot);
 		if (!conn)
 			return 0;
 	}
@@ -565,7 +571,7 @@ int trace_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!current_selected(&tgid, &tid))
 		return 0;
 	file = file_of_fd(ctx->args[0]);
-	sk = sock_of_file(file);	/* conn_state holds TCP sockets only */
+	sk = sock_of_file(file);	/* conn_slots holds TCP sockets only */
 	if (!sk || !last_reference(file))
 		return 0;
 	key = (__u64)sk;
@@ -680,7 +686,7 @@ int BPF_PROG(obi_sock_recv, struct sock *sk, int ret, int flags)
 	struct pt_regs *regs;
 	__u32 tgid, tid;
 
-	/* conn_state holds TCP sockets only: a selected process's UDP or unix socket I/O stops
+	/* conn_slots holds TCP sockets only: a selected process's UDP or unix socket I/O stops
 	 * here, before any capture */
 	if (!current_selected(&tgid, &tid) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;

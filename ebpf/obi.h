@@ -141,7 +141,7 @@ struct obi_pid_info {
 	__u8 _pad[7];
 };
 
-/* Per-socket counters kept by the kernel (conn_state map, keyed by sock_id). */
+/* Per-socket counters kept by the kernel (conn_slots map, for socket sock_id). */
 struct obi_conn {
 	__u64 rx_total;
 	__u64 tx_total;
@@ -169,6 +169,7 @@ enum obi_counter {
 	OBI_CNT_INJECTED,	/* traceparent headers inserted */
 	OBI_CNT_REWRITTEN,	/* traceparent parent ids rewritten in place */
 	OBI_CNT_INJECT_SKIPPED,	/* requests sent without injection (head not provably whole) */
+	OBI_CNT_CONN_TABLE_FULL,	/* HTTP connections not followed: no free slot in conn_slots */
 	OBI_CNT_MAX,
 };
 

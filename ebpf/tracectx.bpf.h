@@ -16,7 +16,7 @@
  * reads many requests before it forwards the first: when a request arrives while the thread's
  * newest is still open, that one moves to `inflight` under (thread, path hash), so an upstream
  * request is matched to the one with its path (proxies forward paths), else to the newest.
- * The socket's conn_state entry says which thread read its request and the request's path.
+ * The socket's conn_slots entry says which thread read its request and the request's path.
  */
 struct server_span {
 	__u8 trace_id[16];
@@ -50,7 +50,7 @@ struct {
 } inflight SEC(".maps");
 
 /* Each thread's newest server span (updated in place, not deleted, while the thread lives:
- * a hash update or delete takes a lock, a store does not). Like conn_state, it has a
+ * a hash update or delete takes a lock, a store does not). Like the connections, it has a
  * direct-mapped front, thread_slots (by thread id), and holds the threads whose slot is taken. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -154,15 +154,12 @@ struct inject {
 	__u8 hdr[72];
 };
 
-/* Plans between a send's sk_msg program and its exit, by thread: in the thread's slot of
- * inject_slots (like thread_slots), else here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
-	__type(value, struct inject);
-} pending_inject SEC(".maps");
-
+/*
+ * The plan a send's sk_msg program leaves for the send's exit, in the sending thread's slot
+ * (by thread id, like thread_slots). One map, no hash map behind it: when another live thread
+ * holds the slot, sk_msg leaves the request as it is (counted as skipped) and the exit plans
+ * the span itself.
+ */
 struct inject_slot {
 	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
 	struct inject inj;
@@ -175,39 +172,28 @@ struct {
 	__type(value, struct inject_slot);
 } inject_slots SEC(".maps");
 
+static __always_inline struct inject_slot *inject_slot_of(__u64 id)
+{
+	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&inject_slots, &slot);
+}
+
 /* The plan thread `id`'s send left, or NULL. */
 static __always_inline struct inject *inject_find(__u64 id)
 {
-	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
-	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
+	struct inject_slot *s = inject_slot_of(id);
 
-	if (s && s->id == id)
-		return &s->inj;
-	return bpf_map_lookup_elem(&pending_inject, &id);
-}
-
-/* Leaves `inj` as thread `id`'s plan (replacing any). */
-static __always_inline void inject_keep(__u64 id, const struct inject *inj)
-{
-	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
-	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
-
-	if (s && thread_slot_take(&s->id, id))
-		s->inj = *inj;
-	else
-		bpf_map_update_elem(&pending_inject, &id, inj, BPF_ANY);
+	return s && s->id == id ? &s->inj : NULL;
 }
 
 /* Thread `id`'s plan is used, or void. */
 static __always_inline void inject_forget(__u64 id)
 {
-	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
-	struct inject_slot *s = bpf_map_lookup_elem(&inject_slots, &slot);
+	struct inject_slot *s = inject_slot_of(id);
 
 	if (s && s->id == id)
 		__sync_val_compare_and_swap(&s->id, id, 0);
-	else
-		bpf_map_delete_elem(&pending_inject, &id);
 }
 
 /* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
@@ -492,7 +478,7 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u3
 	}
 }
 
-/* A server request was read on `sk` (whose conn_state names this thread as the reader): its
+/* A server request was read on `sk` (whose conn_slots entry names this thread as the reader): its
  * span continues the caller's trace or starts one. */
 static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b,
 					   __u32 n, struct obi_trace *t)

@@ -84,8 +84,8 @@ def get_pid(port):
 
 
 def map_counts(maps):
-    names = ("traced_pids", "conn_state", "conn_slots", "thread_ctx", "thread_slots",
-             "thread_parent", "inflight")
+    names = ("traced_pids", "conn_slots", "thread_ctx", "thread_slots", "thread_parent",
+             "inflight")
     return {n: h.bpf_map_entries(maps[n]) for n in names if n in maps}
 
 

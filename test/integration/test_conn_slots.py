@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """2,500 keep-alive connections open at once to a selected server, two requests on each.
 
-obi keeps a connection's kernel state in its slot of the direct-mapped conn_slots table (16,384
-slots, indexed by the socket's hash), or in the conn_state hash map when another connection
-holds that slot. With 2,500 sockets about 190 share a slot with another, so both places are in
-use at the same time. Checks: 5,000 SERVER spans, each with its connection's peer port, path,
-status and body size; while the connections are open every one of them has state in exactly
-one of the two places (owned slots + conn_state entries = 2,500 more than before, conn_state
-among them); after they close both are back to where they were."""
+obi keeps a connection's kernel state in conn_slots, an open-addressed table of 32,768 slots:
+the first free one of the 8 from the connection's home slot (a multiplicative hash of the low
+32 bits of the socket's address). With 2,500 sockets about 95 find their home slot taken and
+sit further on. Checks: 5,000 SERVER spans, each with its connection's peer port, path,
+status and body size; while the connections are open exactly 2,500 more slots have an owner
+than before, some of them away from their home slot (the probing was exercised), none further
+than 7; after the close the table is back to where it was, and no connection was refused for
+want of a slot (conn_table_full=0 in the exit summary)."""
 import asyncio
 import resource
 import time
@@ -59,8 +60,18 @@ async def request(reader, writer, i):
             f"request {i}: unexpected answer {head[:60]!r} with {len(body)} body bytes")
 
 
-def slot_counts(maps):
-    return {n: h.bpf_map_entries(maps[n]) for n in ("conn_slots", "conn_state")}
+SLOT_BITS, PROBE = 15, 8
+
+
+def home(sk):
+    return ((sk & 0xffffffff) * 2654435761 & 0xffffffff) >> (32 - SLOT_BITS)
+
+
+def owned_slots(maps):
+    """{slot index: owning socket address} of conn_slots."""
+    dump = h._bpftool_json("map", "dump", "id", str(maps["conn_slots"]))
+    return {e["formatted"]["key"]: e["formatted"]["value"]["sk"] for e in dump
+            if e["formatted"]["value"]["sk"]}
 
 
 async def clients(port, maps):
@@ -74,7 +85,7 @@ async def clients(port, maps):
     h.check_eq(len(set(peer.values())), N, "distinct client ports")
     for rnd in range(2):
         await asyncio.gather(*(request(r, w, rnd * N + i) for i, (r, w) in enumerate(conns)))
-    during = slot_counts(maps)
+    during = owned_slots(maps)
     for _, w in conns:
         w.close()
     await asyncio.sleep(0.2)
@@ -92,18 +103,20 @@ def main():
     obi = h.Obi({"OTEL_EBPF_OPEN_PORT": str(port)})
     obi.expect_instrumented([server.pid], only=True)
     maps = h.bpf_maps_of(obi.pid)
-    before = slot_counts(maps)
+    before = owned_slots(maps)
     since = time.time_ns()
     peer, during = asyncio.run(clients(port, maps))
-    print(f"state entries before {before}, with {N} connections open {during}", flush=True)
+    distance = [(slot - home(sk)) % (1 << SLOT_BITS) for slot, sk in during.items()
+                if slot not in before]
+    print(f"owned slots before {len(before)}, with {N} connections open {len(during)}; "
+          f"away from home: {sum(1 for d in distance if d)} (farthest {max(distance)})",
+          flush=True)
 
     spans = obi.wait_spans(2 * N, timeout=30, what="SERVER spans")
     p = h.Problems()
-    p.eq("connections with state (owned slots + conn_state entries)",
-         sum(during.values()) - sum(before.values()), N)
-    p.true(during["conn_state"] > before["conn_state"],
-           f"no connection shared a slot (conn_state {during['conn_state']} entries with {N} "
-           f"connections open): the overflow path was not exercised")
+    p.eq("slots taken by the connections", len(during) - len(before), N)
+    p.true(any(distance), "every connection sat in its home slot: the probing was not exercised")
+    p.true(max(distance) < PROBE, f"a connection {max(distance)} slots from its home slot")
     seen = {}
     for s in spans:
         path = s.get("url.path", "")
@@ -122,13 +135,14 @@ def main():
 
     deadline = time.monotonic() + 15
     while True:
-        after = slot_counts(maps)
+        after = owned_slots(maps)
         if after == before or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    p.eq("state entries after the connections closed", after, before)
+    p.eq("owned slots after the connections closed", len(after), len(before))
     p.raise_if_any(f"{N} concurrent connections")
     obi.stop(expect_total=2 * N)
+    h.check_eq(obi.summary().get("conn_table_full"), 0, "connections refused for want of a slot")
 
 
 h.run(main)

@@ -29,8 +29,8 @@ SECONDS = int(os.environ.get("OBI_SOAK_SECONDS", "300"))
 RATE = int(os.environ.get("OBI_SOAK_RATE", "200"))
 CLIENTS = 8
 SAMPLE_S = 15
-MAPS = ("traced_pids", "conn_state", "conn_slots", "inflight", "thread_ctx", "thread_slots",
-        "thread_parent", "pending_inject", "inject_slots", "connecting", "sock_hash")
+MAPS = ("traced_pids", "conn_slots", "inflight", "thread_ctx", "thread_slots", "thread_parent",
+        "inject_slots", "connecting", "sock_hash")
 RSS_SLACK_KB = 2048
 
 
