@@ -263,11 +263,11 @@ static void request_begin(struct conn_tracker *t, struct conn *c, const struct s
 	s = &p->s;
 	s->kind = c->role == ROLE_SERVER ? SPAN_SERVER : SPAN_CLIENT;
 	s->start_ns = to_real(t, s->kind == SPAN_SERVER ? st->first_ns : st->first_enter_ns);
-	snprintf(s->method, sizeof(s->method), "%s", m->method);
-	snprintf(s->path, sizeof(s->path), "%s", m->path);
+	str_copy(s->method, sizeof(s->method), m->method);
+	str_copy(s->path, sizeof(s->path), m->path);
 	http1_route_heuristic(m->path, s->route, sizeof(s->route));
-	snprintf(s->host_header, sizeof(s->host_header), "%s", m->host);
-	snprintf(s->user_agent, sizeof(s->user_agent), "%s", m->user_agent);
+	str_copy(s->host_header, sizeof(s->host_header), m->host);
+	str_copy(s->user_agent, sizeof(s->user_agent), m->user_agent);
 	s->local = c->local;
 	s->remote = c->remote;
 	s->pid = c->pid;

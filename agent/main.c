@@ -69,8 +69,8 @@ static void on_span(struct span *s, void *ctx)
 	if (!discovery_traced(a->disc, s->pid))
 		return;		/* made before an exclude entry took the process out */
 	pi = discovery_proc(a->disc, s->pid);
-	snprintf(s->service_name, sizeof(s->service_name), "%s", pi->service_name);
-	snprintf(s->language, sizeof(s->language), "%s", pi->language);
+	str_copy(s->service_name, sizeof(s->service_name), pi->service_name);
+	str_copy(s->language, sizeof(s->language), pi->language);
 	printer_print(a->cfg.trace_printer, s, stdout);
 	otlp_exporter_on_span(a->otlp, s, pi);
 }

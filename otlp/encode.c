@@ -386,7 +386,7 @@ void otlp_span_name(const struct span *s, char *out, size_t size)
 
 	if (!size)
 		return;
-	if (!strcmp(method, "_OTHER"))
+	if (method[0] == '_')
 		method = "HTTP", n = 4, r = 0;
 	n = n < size - 1 ? n : size - 1;
 	memcpy(out, method, n);
@@ -413,7 +413,7 @@ static void put_span_attrs(struct pb_buf *b, const struct span *s, const char *m
 	char peer[64], host[sizeof(s->host_header)];
 
 	attr_str(b, F_SPAN_ATTRS, "http.request.method", method, SIZE_MAX);
-	if (!strcmp(method, "_OTHER"))
+	if (method[0] == '_')
 		attr_str(b, F_SPAN_ATTRS, "http.request.method_original", s->method,
 			 sizeof(s->method));
 	if (s->status)

@@ -199,7 +199,7 @@ void otlp_exporter_on_span(struct otlp_exporter *ex, const struct span *s,
 		goto out;
 	}
 	q = &ex->queue[(ex->head + ex->len) % ex->cap];
-	q->span = *s;
+	span_copy(&q->span, s);
 	q->res = r;
 	otlp_resource_get(r);
 	ex->len++;

@@ -74,7 +74,7 @@ const char *otlp_http_method(const char *method)
 	size_t i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(method, known[i]))
+		if (method[0] == known[i][0] && !strcmp(method, known[i]))
 			return known[i];
 	return "_OTHER";
 }
@@ -153,16 +153,6 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-/* Copies the string s (at most max bytes) into out (size bytes), truncated; returns its length. */
-static size_t copy_str(char *out, size_t size, const char *s, size_t max)
-{
-	size_t n = strnlen(s, max < size - 1 ? max : size - 1);
-
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return n;
-}
-
 /* The series key of a span: everything but the histograms, which stay unset. */
 static void series_key(struct otlp_series *k, const struct span *s, struct otlp_resource *res)
 {
@@ -170,8 +160,8 @@ static void series_key(struct otlp_series *k, const struct span *s, struct otlp_
 
 	k->res = res;
 	k->kind = s->kind;
-	method_len = copy_str(k->method, sizeof(k->method), otlp_http_method(s->method), SIZE_MAX);
-	route_len = copy_str(k->route, sizeof(k->route), s->route, sizeof(s->route));
+	method_len = str_copy(k->method, sizeof(k->method), otlp_http_method(s->method));
+	route_len = str_copy(k->route, sizeof(k->route), s->route);
 	k->status = s->status;
 	k->server_address[0] = '\0';
 	k->server_port = 0;

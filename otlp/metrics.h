@@ -75,7 +75,8 @@ uint64_t otlp_metrics_dropped(const struct otlp_metrics *m);
 /* Index of the bucket v falls in: bucket i holds (bounds[i-1], bounds[i]]; n = bounds. */
 size_t otlp_bucket_index(const double *bounds, size_t n, double v);
 
-/* The method as semantic conventions want it: a known method as is, anything else "_OTHER". */
+/* The method as semantic conventions want it: a known method as is, anything else "_OTHER"
+ * (the only result that starts with an underscore). */
 const char *otlp_http_method(const char *method);
 
 /* Host of the Host header without its port ("a:80" -> "a", "[::1]:80" -> "::1"), else the IP
