@@ -361,6 +361,48 @@ static void test_span_status_and_name(void)
 	CHECK_STR(otlp_http_method("OPTIONS"), "OPTIONS");
 	CHECK_STR(otlp_http_method("FOO"), "_OTHER");
 	CHECK_STR(otlp_http_method(""), "_OTHER");
+	CHECK_STR(otlp_http_method("PUT"), "PUT");
+	CHECK_STR(otlp_http_method("POSTX"), "_OTHER"); /* a known method's first letters */
+	CHECK_STR(otlp_http_method("P"), "_OTHER");
+	CHECK_STR(otlp_http_method("_OTHER"), "_OTHER");
+}
+
+/* span_copy() is *dst = *src as far as any reader of the NUL-terminated strings can tell. */
+static void test_span_copy(void)
+{
+	static struct span src, dst;
+	char long_str[300];
+
+	memset(&src, 0, sizeof(src));
+	src.kind = SPAN_CLIENT;
+	src.start_ns = 1, src.handler_ns = 2, src.end_ns = 3;
+	src.status = 503, src.error = true, src.req_body_size = 4, src.resp_body_size = 5;
+	src.local.port = 80, src.remote.port = 40000, src.pid = 7, src.tid = 8;
+	memset(src.trace_id, 0x11, 16), memset(src.span_id, 0x22, 8);
+	memset(src.parent_id, 0x33, 8), src.trace_flags = 1;
+	strcpy(src.method, "DELETE");
+	strcpy(src.language, "python");
+	memset(src.path, 'p', sizeof(src.path) - 1); /* a string that fills its field */
+	strcpy(src.route, "/users/*");
+	src.host_header[0] = '\0';
+	strcpy(src.user_agent, "curl/7.88.1");
+	strcpy(src.service_name, "checkout");
+	memset(&dst, 0xab, sizeof(dst)); /* what the queue slot held before */
+	span_copy(&dst, &src);
+	CHECK(!memcmp(&dst, &src, offsetof(struct span, method)));
+	CHECK_STR(dst.method, "DELETE");
+	CHECK_STR(dst.language, "python");
+	CHECK_INT(strnlen(dst.path, sizeof(dst.path)), sizeof(dst.path) - 1);
+	CHECK_STR(dst.path, src.path);
+	CHECK_STR(dst.route, "/users/*");
+	CHECK_STR(dst.host_header, "");
+	CHECK_STR(dst.user_agent, "curl/7.88.1");
+	CHECK_STR(dst.service_name, "checkout");
+	/* str_copy truncates to the field and always ends the string */
+	memset(long_str, 'x', sizeof(long_str) - 1);
+	long_str[sizeof(long_str) - 1] = '\0';
+	CHECK_INT(str_copy(dst.method, sizeof(dst.method), long_str), sizeof(dst.method) - 1);
+	CHECK_INT(strlen(dst.method), sizeof(dst.method) - 1);
 }
 
 /* --- metrics ---------------------------------------------------------------------------------- */
@@ -861,6 +903,7 @@ int main(void)
 {
 	test_encode_traces();
 	test_span_status_and_name();
+	test_span_copy();
 	test_bucket_index();
 	test_encode_metrics();
 	test_series_cap_and_ttl();
