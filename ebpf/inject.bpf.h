@@ -273,10 +273,13 @@ int plan_msg(struct sk_msg_md *msg)
 	if (!n)
 		return SK_PASS;
 	/* the slot first: a header goes out only with a plan the exit will find */
-	slot = inject_slot_of(id);
+	slot = inject_slot_of(id, 0);
 	if (!slot || !thread_slot_take(&slot->id, id)) {
-		count(OBI_CNT_INJECT_SKIPPED);
-		return SK_PASS;
+		slot = inject_slot_of(id, 1);
+		if (!slot || !thread_slot_take(&slot->id, id)) {
+			count(OBI_CNT_INJECT_SKIPPED);
+			return SK_PASS;
+		}
 	}
 	inj.enter_ns = bpf_ktime_get_ns();
 	plan_client(id, n, &inj, 1);

@@ -29,11 +29,6 @@ struct server_span {
 	__u8 _pad[6];
 };
 
-struct inflight_key {
-	__u64 id;		/* bpf_get_current_pid_tgid() of the reading thread */
-	__u32 path_hash;
-	__u32 _pad;
-};
 
 /* The span a client request is a child of. */
 struct parent_ctx {
@@ -42,12 +37,73 @@ struct parent_ctx {
 	__u8 flags;
 };
 
+/*
+ * `inflight`: the spans a thread still handles besides its newest, by (thread, path hash), in
+ * an array indexed by a hash of both — an array load where a hash map costs a first-touch
+ * lookup, a locked update and a locked delete per overlapping request. One entry per slot;
+ * a newer entry takes the slot (the LRU hash map before it evicted the least recent). Readers
+ * and writers of one slot can be threads on two CPUs (a thread reads its creator's spans):
+ * `seq` is odd while a writer, which took it with a compare-and-swap, changes the slot, and a
+ * reader whose copy saw it change has missed.
+ */
+#define OBI_INFLIGHT_SLOT_BITS 14
+
+struct inflight_slot {
+	__u64 id;		/* bpf_get_current_pid_tgid() of the reading thread; 0 = free */
+	__u32 path_hash;
+	__u32 seq;
+	struct server_span sp;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct inflight_key);
-	__type(value, struct server_span);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << OBI_INFLIGHT_SLOT_BITS);
+	__type(key, __u32);
+	__type(value, struct inflight_slot);
 } inflight SEC(".maps");
+
+static __always_inline struct inflight_slot *inflight_at(__u64 id, __u32 hash)
+{
+	__u32 i = (((__u32)id ^ hash) * 2654435761U) >> (32 - OBI_INFLIGHT_SLOT_BITS);
+
+	return bpf_map_lookup_elem(&inflight, &i);
+}
+
+/* Thread `id`'s span for path `hash` into *out; false if there is none. */
+static __always_inline bool inflight_get(__u64 id, __u32 hash, struct server_span *out)
+{
+	struct inflight_slot *s = inflight_at(id, hash);
+	__u32 seq;
+
+	if (!s)
+		return false;
+	seq = s->seq;
+	barrier();
+	if ((seq & 1) || s->id != id || s->path_hash != hash)
+		return false;
+	*out = s->sp;
+	barrier();
+	return s->seq == seq;
+}
+
+/* Writes slot `s` as (id, hash, *sp), or frees it when sp is NULL: only `expect_sk`'s entry
+ * when that is set. Gives up when another writer holds the slot. */
+static __always_inline void inflight_set(struct inflight_slot *s, __u64 id, __u32 hash,
+					 const struct server_span *sp, __u64 expect_sk)
+{
+	__u32 seq = s->seq;
+
+	if ((seq & 1) || __sync_val_compare_and_swap(&s->seq, seq, seq + 1) != seq)
+		return;
+	if (!expect_sk || (s->id == id && s->path_hash == hash && s->sp.sk == expect_sk)) {
+		s->id = sp ? id : 0;
+		s->path_hash = hash;
+		if (sp)
+			s->sp = *sp;
+	}
+	barrier();
+	s->seq = seq + 2;
+}
 
 /* Each thread's newest server span (updated in place, not deleted, while the thread lives:
  * a hash update or delete takes a lock, a store does not). Like the connections, it has a
@@ -59,7 +115,8 @@ struct {
 	__type(value, struct server_span);
 } thread_ctx SEC(".maps");
 
-#define OBI_THREAD_SLOTS 8192
+#define OBI_THREAD_SLOT_BITS 13
+#define OBI_THREAD_SLOTS (1 << OBI_THREAD_SLOT_BITS)
 
 struct thread_slot {
 	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
@@ -155,10 +212,10 @@ struct inject {
 };
 
 /*
- * The plan a send's sk_msg program leaves for the send's exit, in the sending thread's slot
- * (by thread id, like thread_slots). One map, no hash map behind it: when another live thread
- * holds the slot, sk_msg leaves the request as it is (counted as skipped) and the exit plans
- * the span itself.
+ * The plan a send's sk_msg program leaves for the send's exit, in one of the sending thread's
+ * two slots (inject_slot_of). One map, no hash map behind it: when other live threads hold
+ * both, sk_msg leaves the request as it is (counted as skipped) and the exit plans the span
+ * itself.
  */
 struct inject_slot {
 	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
@@ -172,9 +229,13 @@ struct {
 	__type(value, struct inject_slot);
 } inject_slots SEC(".maps");
 
-static __always_inline struct inject_slot *inject_slot_of(__u64 id)
+/* A thread's plan is in one of two slots: way 0 by thread id, way 1 by a multiplicative hash
+ * of it, so two threads sending at once whose ids share way 0 still both get a plan. */
+static __always_inline struct inject_slot *inject_slot_of(__u64 id, int way)
 {
-	__u32 slot = (__u32)id & (OBI_THREAD_SLOTS - 1);
+	__u32 tid = (__u32)id;
+	__u32 slot = way ? (tid * 2654435761U) >> (32 - OBI_THREAD_SLOT_BITS)
+			 : tid & (OBI_THREAD_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&inject_slots, &slot);
 }
@@ -182,18 +243,23 @@ static __always_inline struct inject_slot *inject_slot_of(__u64 id)
 /* The plan thread `id`'s send left, or NULL. */
 static __always_inline struct inject *inject_find(__u64 id)
 {
-	struct inject_slot *s = inject_slot_of(id);
+	struct inject_slot *s = inject_slot_of(id, 0);
 
+	if (s && s->id == id)
+		return &s->inj;
+	s = inject_slot_of(id, 1);
 	return s && s->id == id ? &s->inj : NULL;
 }
 
-/* Thread `id`'s plan is used, or void. */
+/* Thread `id`'s plans are used, or void. */
 static __always_inline void inject_forget(__u64 id)
 {
-	struct inject_slot *s = inject_slot_of(id);
+	for (int way = 0; way < 2; way++) {
+		struct inject_slot *s = inject_slot_of(id, way);
 
-	if (s && s->id == id)
-		__sync_val_compare_and_swap(&s->id, id, 0);
+		if (s && s->id == id)
+			__sync_val_compare_and_swap(&s->id, id, 0);
+	}
 }
 
 /* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
@@ -407,8 +473,7 @@ static __always_inline void parent_from(const struct server_span *sp, struct par
 static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *trace,
 					     struct parent_ctx *out)
 {
-	struct server_span *newest = thread_find(id), *by_path;
-	struct inflight_key k = { .id = id, .path_hash = hash };
+	struct server_span *newest = thread_find(id), by_path;
 
 	if (newest && !newest->live)
 		newest = NULL;
@@ -417,9 +482,8 @@ static __always_inline bool server_of_thread(__u64 id, __u32 hash, const __u8 *t
 		parent_from(newest, out);
 		return true;
 	}
-	by_path = hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
-	if (by_path) {
-		parent_from(by_path, out);
+	if (hash && inflight_get(id, hash, &by_path)) {
+		parent_from(&by_path, out);
 		return true;
 	}
 	if (newest) {
@@ -464,13 +528,13 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u3
 			/* the thread handles several requests at once: keep the older findable (a
 			 * pipelined one on the same socket is answered first anyway), and tell its
 			 * socket where it went, for server_response */
-			struct inflight_key k = { .id = id, .path_hash = newest->path_hash };
-			__u64 older = newest->sk;
-			struct obi_conn *c = conn_find(older, newest->conn_slot);
+			struct inflight_slot *slot = inflight_at(id, newest->path_hash);
+			struct obi_conn *c = conn_find(newest->sk, newest->conn_slot);
 
-			bpf_map_update_elem(&inflight, &k, newest, BPF_ANY);
+			if (slot)
+				inflight_set(slot, id, newest->path_hash, newest, 0);
 			if (c && c->req_id == id)
-				c->req_hash = k.path_hash;
+				c->req_hash = newest->path_hash;
 		}
 		*newest = sp;
 	} else {
@@ -505,21 +569,23 @@ static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const
  * for anything. */
 static __always_inline void server_response(__u64 sk, struct obi_conn *conn)
 {
-	struct inflight_key k = { .id = conn->req_id, .path_hash = conn->req_hash };
+	__u64 id = conn->req_id;
+	__u32 hash = conn->req_hash;
+	struct inflight_slot *slot;
 	struct server_span *sp;
 
-	if (!k.id)
+	if (!id)
 		return;
 	conn->req_id = 0;
-	sp = thread_find(k.id);
+	sp = thread_find(id);
 	if (sp && sp->live && sp->sk == sk) {
 		sp->live = 0;
 		return;
 	}
 	/* not the reading thread's newest: moved to inflight when a later request came */
-	sp = k.path_hash ? bpf_map_lookup_elem(&inflight, &k) : NULL;
-	if (sp && sp->sk == sk)
-		bpf_map_delete_elem(&inflight, &k);
+	slot = hash ? inflight_at(id, hash) : NULL;
+	if (slot && slot->id == id && slot->sp.sk == sk)
+		inflight_set(slot, id, hash, NULL, sk);
 }
 
 #endif /* OBI_TRACECTX_BPF_H */
