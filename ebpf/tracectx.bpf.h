@@ -29,7 +29,6 @@ struct server_span {
 	__u8 _pad[6];
 };
 
-
 /* The span a client request is a child of. */
 struct parent_ctx {
 	__u8 trace_id[16];
@@ -234,8 +233,8 @@ struct {
 static __always_inline struct inject_slot *inject_slot_of(__u64 id, int way)
 {
 	__u32 tid = (__u32)id;
-	__u32 slot = way ? (tid * 2654435761U) >> (32 - OBI_THREAD_SLOT_BITS)
-			 : tid & (OBI_THREAD_SLOTS - 1);
+	__u32 slot =
+	    way ? (tid * 2654435761U) >> (32 - OBI_THREAD_SLOT_BITS) : tid & (OBI_THREAD_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&inject_slots, &slot);
 }
