@@ -264,25 +264,34 @@ static __always_inline struct obi_conn *conn_claim(struct conn_slot *s, __u64 ow
 
 /* New state for connection `key` of process `pid`: the first free slot of its window, else
  * one held by a process that is no longer selected (it exited before obi saw its sockets end).
- * 0 (counted) when every slot of the window holds a live connection. A global function: the
- * verifier checks it once, not inside every data program's paths. */
+ * Returns the slot's index + 1, or 0 (counted) when every slot of the window holds a live
+ * connection. A global function: the verifier checks it once, not inside every data program's
+ * paths (and its result is a number, so the caller looks the slot up again: conn_at). */
 __noinline int conn_new(__u64 key, __u32 home, __u32 pid)
 {
 	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
 		struct conn_slot *s = conn_slot_at(home, i);
 
 		if (s && !s->sk && conn_claim(s, 0, key, pid))
-			return 1;
+			return ((home + i) & (OBI_CONN_SLOTS - 1)) + 1;
 	}
 	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
 		struct conn_slot *s = conn_slot_at(home, i);
 		__u64 owner = s ? s->sk : 0;
 
 		if (owner && !pid_selected(s->c.pid) && conn_claim(s, owner, key, pid))
-			return 1;
+			return ((home + i) & (OBI_CONN_SLOTS - 1)) + 1;
 	}
 	count(OBI_CNT_CONN_TABLE_FULL);
 	return 0;
+}
+
+/* The state in slot `index` if connection `key` owns it, else NULL. */
+static __always_inline struct obi_conn *conn_at(__u32 index, __u64 key)
+{
+	struct conn_slot *s = bpf_map_lookup_elem(&conn_slots, &index);
+
+	return s && s->sk == key ? &s->c : NULL;
 }
 
 /* Connection `key` is over: its slot is free again (every one it holds: two CPUs may have

@@ -447,11 +447,13 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 			return 0;	/* not (yet) an HTTP connection: nothing to say */
 		/* the socket's address as a number: a global function refuses a pointer argument */
 		__u64 addr = 0;
+		int at;
 
 		bpf_probe_read_kernel(&addr, sizeof(addr), &key);
-		if (!conn_new(addr, slot, tgid))
+		at = conn_new(addr, slot, tgid);
+		if (!at)
 			return 0;
-		conn = conn_find(key, slot);
+		conn = conn_at(at - 1, key);
 		if (!conn)
 			return 0;
 	}
