@@ -501,9 +501,10 @@ def to_us(s):
     return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(port, duration, conns=20, path="/"):
-    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--latency",
-                          "http://127.0.0.1:%d%s" % (port, path)],
+def wrk(port, duration, conns=20, path="/", prefix=()):
+    """wrk's figures; `prefix` goes before the command (bench/cost/split.py: taskset)."""
+    out = subprocess.run([*prefix, "wrk", "-t1", "-c%d" % conns, "-d%ds" % duration,
+                          "--latency", "http://127.0.0.1:%d%s" % (port, path)],
                          capture_output=True, text=True, check=True).stdout
     r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
          "requests": int(re.search(r"(\d+) requests in", out).group(1))}

@@ -24,7 +24,6 @@ the origin nginx to CPU O (nginx mode: W,O); obi is never pinned. Three single-t
 processes on two CPUs: where the scheduler puts them moves throughput more than obi does.
 Needs build/obi, build/bench/sink (bench/run.sh builds it), nginx, wrk."""
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -50,12 +49,8 @@ def pin(nginx, cpu):
 
 
 def wrk(port, dur, cpus):
-    """req/s of wrk as the suite runs it (bench.wrk), on CPU cpus[0] if pinned."""
-    cmd = ["wrk", "-t1", "-c20", "-d%ds" % dur, "http://127.0.0.1:%d/" % port]
-    if cpus:
-        cmd = ["taskset", "-c", str(cpus[0])] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    """req/s of wrk as the suite runs it, on CPU cpus[0] if pinned."""
+    return bench.wrk(port, dur, prefix=["taskset", "-c", str(cpus[0])] if cpus else ())["rps"]
 
 
 def trial(v, mode, dur, cpus):
