@@ -14,6 +14,7 @@
 #define CONN_MAX 65536
 #define MAX_PENDING 64		/* requests waiting for responses on one connection */
 #define HEAD_MAX 8192		/* bytes of one message head we accumulate across events */
+#define SPARE_MAX 256		/* finished requests' memory kept for the next ones */
 
 enum role {
 	ROLE_UNKNOWN = 0,
@@ -71,6 +72,10 @@ struct conn_tracker {
 	int64_t clock_offset;
 	uint64_t rng[2];
 	struct conn_stats stats;
+	/* memory of finished requests, newest first: the next request reuses it while the
+	 * cache still has it, instead of a calloc of a whole span and a free per request */
+	struct pending *spare;
+	unsigned n_spare;
 	struct conn *buckets[CONN_BUCKETS];
 };
 
@@ -240,6 +245,38 @@ static void span_ids(struct conn_tracker *t, struct span *s, const struct http1_
 	rand_id(t, s->trace_id, 16);
 }
 
+/* A pending request as calloc would give it, from the spare list when it has one. */
+static struct pending *pending_new(struct conn_tracker *t)
+{
+	struct pending *p = t->spare;
+	struct span *s;
+
+	if (!p)
+		return calloc(1, sizeof(*p));
+	t->spare = p->next;
+	t->n_spare--;
+	p->next = NULL;
+	p->was_head = false;
+	p->sent = false;
+	/* the fixed fields zeroed; the strings empty (every reader stops at their end) */
+	s = &p->s;
+	memset(s, 0, offsetof(struct span, method));
+	s->method[0] = s->language[0] = s->path[0] = s->route[0] = '\0';
+	s->host_header[0] = s->user_agent[0] = s->service_name[0] = '\0';
+	return p;
+}
+
+static void pending_free(struct conn_tracker *t, struct pending *p)
+{
+	if (t->n_spare == SPARE_MAX) {
+		free(p);
+		return;
+	}
+	p->next = t->spare;
+	t->spare = p;
+	t->n_spare++;
+}
+
 /* A request head was parsed: queue its span. */
 static void request_begin(struct conn_tracker *t, struct conn *c, const struct stream *st,
 			  const struct http1_msg *m, uint32_t tid, const struct obi_trace *kt)
@@ -251,7 +288,7 @@ static void request_begin(struct conn_tracker *t, struct conn *c, const struct s
 		t->stats.pipeline_overflow++;
 		return;
 	}
-	p = calloc(1, sizeof(*p));
+	p = pending_new(t);
 	if (!p)
 		return;
 	if (c->q_last)
@@ -322,7 +359,7 @@ static void response_end(struct conn_tracker *t, struct conn *c, const struct st
 	if (!p->sent)
 		p->s.handler_ns = p->s.end_ns;
 	emit(t, p);
-	free(p);
+	pending_free(t, p);
 }
 
 static bool is_request_stream(const struct conn *c, const struct stream *st)
@@ -583,7 +620,7 @@ static void conn_end(struct conn_tracker *t, struct conn *c, uint64_t ts)
 {
 	if (c->resp.st == ST_UNTIL_CLOSE || c->resp.st == ST_CHUNKED)
 		message_end(t, c, &c->resp, ts);
-	for (struct pending *p; (p = queue_pop(c)); free(p)) {
+	for (struct pending *p; (p = queue_pop(c)); pending_free(t, p)) {
 		p->s.status = 0;
 		p->s.end_ns = to_real(t, ts);
 		emit(t, p);
@@ -665,6 +702,12 @@ void conn_tracker_free(struct conn_tracker *t)
 			head_buf_free(&c->resp);
 			free(c);
 		}
+	}
+	while (t->spare) {
+		struct pending *p = t->spare;
+
+		t->spare = p->next;
+		free(p);
 	}
 	free(t);
 }
