@@ -339,6 +339,56 @@ static void test_closed_socket_port_zero(void)
 	conn_tracker_free(t);
 }
 
+/* A request's memory is reused once its span is out: nothing of the previous request shows
+ * through in the next one's span, and more finished requests than are kept are freed (ASan). */
+static void test_reused_request_memory(void)
+{
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	static const char one[] = "GET /x HTTP/1.1\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	char many[60 * sizeof(one)];
+
+	n_got = 0;
+	conn_tracker_set_clock(t, 1000000);
+	text(t, 3, 7, OBI_DIR_RECV, 100,
+	     "POST /users/42 HTTP/1.1\r\nHost: shop:80\r\nUser-Agent: curl/8\r\n"
+	     "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+	     "Content-Length: 3\r\n\r\nabc");
+	text(t, 3, 7, OBI_DIR_SEND, 200,
+	     "HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\nno");
+	text(t, 3, 8, OBI_DIR_RECV, 300, "GET /b HTTP/1.1\r\n\r\n");
+	text(t, 3, 8, OBI_DIR_SEND, 400, "HTTP/1.1 204 No Content\r\n\r\n");
+	CHECK_INT(n_got, 2);
+	CHECK_STR(got[0].host_header, "shop:80");
+	CHECK(!zero(got[0].parent_id, 8));
+	CHECK(got[0].error);
+	CHECK_STR(got[1].method, "GET");
+	CHECK_STR(got[1].path, "/b");
+	CHECK_STR(got[1].route, "/b");
+	CHECK_STR(got[1].host_header, "");
+	CHECK_STR(got[1].user_agent, "");
+	CHECK(zero(got[1].parent_id, 8));
+	CHECK(memcmp(got[1].trace_id, got[0].trace_id, 16) != 0);
+	CHECK_INT(got[1].status, 204);
+	CHECK(!got[1].error);
+	CHECK_INT(got[1].req_body_size, 0);
+	CHECK_INT(got[1].resp_body_size, 0);
+	CHECK_INT(got[1].start_ns, 1000300);
+	CHECK_INT(got[1].end_ns, 1000400);
+
+	/* 300 requests waiting at once (60 on each of 5 connections), then all answered */
+	many[0] = '\0';
+	for (int i = 0; i < 60; i++)
+		strcat(many, one);
+	for (uint64_t sock = 10; sock < 15; sock++)
+		data(t, sock, 9, OBI_DIR_RECV, 500, many, strlen(many), OBI_CAP_MAX);
+	for (uint64_t sock = 10; sock < 15; sock++)
+		for (int i = 0; i < 60; i++)
+			text(t, sock, 9, OBI_DIR_SEND, 600, ok);
+	CHECK_INT(n_got, 2 + 300);
+	conn_tracker_free(t);
+}
+
 static void test_garbage(void)
 {
 	struct conn_tracker *t = conn_tracker_new(collect, NULL);
@@ -381,6 +431,7 @@ int main(void)
 	test_chunked_and_close();
 	test_kernel_ids();
 	test_pipelined_traceparent();
+	test_reused_request_memory();
 	test_garbage();
 	test_close_by_other_process();
 	test_socket_reused();
