@@ -12,6 +12,7 @@ enum http1_kind {
 	HTTP1_RESPONSE = 2,
 };
 
+/* http1_parse() empties each field by name (not the whole struct): a new field goes there too. */
 struct http1_msg {
 	enum http1_kind kind;
 	int version_minor;		/* 0 or 1 */

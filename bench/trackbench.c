@@ -74,12 +74,13 @@ static void event(struct obi_data_event *e, uint32_t conn, uint8_t dir, const ch
 
 int main(int argc, char **argv)
 {
-	unsigned n = 2000000, conns = 32, rounds = 5, opt;
+	unsigned n = 2000000, conns = 32, rounds = 5;
+	int opt;
 	static struct obi_data_event req, resp;
 	static char lines[1000][128];
 	static int lens[1000];
 
-	while ((opt = getopt(argc, argv, "n:c:r:")) != (unsigned)-1) {
+	while ((opt = getopt(argc, argv, "n:c:r:")) != -1) {
 		switch (opt) {
 		case 'n': n = (unsigned)atoi(optarg); break;
 		case 'c': conns = (unsigned)atoi(optarg); break;
