@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/parse.h"
 #include "yaml_config.h"
 
 /* PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h). */
@@ -53,12 +54,6 @@ struct setting {
 	setting_show_fn show;	/* NULL for switches */
 };
 
-/* A trimmed piece of a comma list. */
-struct item {
-	const char *p;
-	size_t len;
-};
-
 static int fail(struct why *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(struct why *why, const char *fmt, ...)
@@ -71,37 +66,13 @@ static int fail(struct why *why, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static struct item trim(const char *p, const char *end)
-{
-	while (p < end && is_space(*p))
-		p++;
-	while (end > p && is_space(end[-1]))
-		end--;
-	return (struct item){ p, (size_t)(end - p) };
-}
-
-/* Splits the next comma-separated item off *s; *s becomes NULL after the last one. */
-static struct item next_item(const char **s)
-{
-	const char *start = *s, *comma = strchr(start, ',');
-	const char *end = comma ? comma : start + strlen(start);
-
-	*s = comma ? comma + 1 : NULL;
-	return trim(start, end);
-}
-
-static bool item_is(struct item it, const char *word)
+static bool item_is(struct parse_item it, const char *word)
 {
 	return it.len == strlen(word) && !strncasecmp(it.p, word, it.len);
 }
 
 /* Decimal digits only, no sign; -ERANGE above max. */
-static int parse_uint(struct item it, uint64_t max, uint64_t *out)
+static int parse_uint(struct parse_item it, uint64_t max, uint64_t *out)
 {
 	uint64_t n = 0;
 	size_t i;
@@ -131,7 +102,7 @@ static void port_set_add(struct port_set *ps, unsigned port)
 	}
 }
 
-static int parse_port(struct item it, const char *what, uint64_t *port, struct why *why)
+static int parse_port(struct parse_item it, const char *what, uint64_t *port, struct why *why)
 {
 	int err;
 
@@ -146,7 +117,7 @@ static int parse_port(struct item it, const char *what, uint64_t *port, struct w
 }
 
 /* One "80" or "8000-8999" item. */
-static int parse_port_item(struct item it, struct port_set *ps, struct why *why)
+static int parse_port_item(struct parse_item it, struct port_set *ps, struct why *why)
 {
 	const char *dash = memchr(it.p, '-', it.len);
 	uint64_t lo, hi, port;
@@ -158,9 +129,9 @@ static int parse_port_item(struct item it, struct port_set *ps, struct why *why)
 		err = parse_port(it, "start", &lo, why);
 		hi = lo;
 	} else {
-		err = parse_port(trim(it.p, dash), "start", &lo, why);
+		err = parse_port(parse_trim(it.p, dash), "start", &lo, why);
 		if (!err)
-			err = parse_port(trim(dash + 1, it.p + it.len), "end", &hi, why);
+			err = parse_port(parse_trim(dash + 1, it.p + it.len), "end", &hi, why);
 	}
 	if (err)
 		return err;
@@ -176,7 +147,7 @@ static int parse_ports(const char *s, struct port_set *ps, struct why *why)
 	int err;
 
 	do {
-		err = parse_port_item(next_item(&s), ps, why);
+		err = parse_port_item(parse_next_item(&s), ps, why);
 		if (err)
 			return err;
 	} while (s);
@@ -204,7 +175,7 @@ static int parse_pids(const char *val, uint32_t *pids, size_t max, size_t *n, st
 
 	*n = 0;
 	do {
-		struct item it = next_item(&val);
+		struct parse_item it = parse_next_item(&val);
 		int err = parse_uint(it, PID_MAX, &pid);
 
 		if (!it.len)
@@ -246,7 +217,7 @@ static int set_exe(struct obi_config *cfg, const char *val, struct why *why)
 }
 
 /* "4026531836", "pid:[4026531836]" or a path such as /proc/1234/ns/pid (symlink followed). */
-static int parse_pidns_item(struct item it, uint64_t *ino, struct why *why)
+static int parse_pidns_item(struct parse_item it, uint64_t *ino, struct why *why)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -277,7 +248,7 @@ static int parse_pidns(const char *val, uint64_t *ns, size_t max, size_t *n, str
 
 	*n = 0;
 	do {
-		struct item it = next_item(&val);
+		struct parse_item it = parse_next_item(&val);
 		int err;
 
 		if (!it.len)
@@ -303,7 +274,7 @@ static int set_pidns(struct obi_config *cfg, const char *val, struct why *why)
 
 static int set_printer(struct obi_config *cfg, const char *val, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "disabled"))
 		cfg->trace_printer = PRINTER_DISABLED;
@@ -322,7 +293,7 @@ static int set_printer(struct obi_config *cfg, const char *val, struct why *why)
 static int set_log_level(struct obi_config *cfg, const char *val, struct why *why)
 {
 	static const char *const names[] = { "debug", "info", "warn", "error" };
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -336,7 +307,7 @@ static int set_log_level(struct obi_config *cfg, const char *val, struct why *wh
 
 static int set_data_hooks(struct obi_config *cfg, const char *val, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "auto"))
 		cfg->data_hooks = DATA_HOOKS_AUTO;
@@ -355,7 +326,7 @@ static int set_data_hooks(struct obi_config *cfg, const char *val, struct why *w
 static int set_propagation(struct obi_config *cfg, const char *val, struct why *why)
 {
 	bool headers = false, tcp = false;
-	struct item whole = trim(val, val + strlen(val));
+	struct parse_item whole = parse_trim(val, val + strlen(val));
 
 	if (item_is(whole, "disabled")) {
 		cfg->context_propagation = false;
@@ -365,7 +336,7 @@ static int set_propagation(struct obi_config *cfg, const char *val, struct why *
 		headers = tcp = true;
 	} else {
 		do {
-			struct item it = next_item(&val);
+			struct parse_item it = parse_next_item(&val);
 
 			if (item_is(it, "headers") || item_is(it, "http"))
 				headers = true;
@@ -427,95 +398,6 @@ static int set_endpoint(struct obi_config *cfg, const char *val, struct why *why
 
 /* --- "k=v,k2=v2" lists --------------------------------------------------------------------- */
 
-#define KV_KEY_MAX 256
-#define KV_VALUE_MAX 4096
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Copies it into out (size bytes), decoding %XX; rejects bad escapes and control characters. */
-static int percent_decode(struct item it, char *out, size_t size, char *why, size_t why_size)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < it.len; i++) {
-		unsigned char c = (unsigned char)it.p[i];
-
-		if (c == '%') {
-			int hi = i + 2 < it.len ? hex_digit(it.p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_digit(it.p[i + 2]) : -1;
-
-			if (lo < 0) {
-				snprintf(why, why_size, "bad percent escape in \"%.*s\"",
-					 (int)it.len, it.p);
-				return -EINVAL;
-			}
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			snprintf(why, why_size, "control character in \"%.*s\"", (int)it.len,
-				 it.p);
-			return -EINVAL;
-		}
-		if (n + 1 >= size) {
-			snprintf(why, why_size, "\"%.*s\" is longer than %zu bytes", (int)it.len,
-				 it.p, size - 1);
-			return -EINVAL;
-		}
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
-int config_parse_kv_list(const char *s, config_kv_fn fn, void *ctx, char *why, size_t why_size)
-{
-	char key[KV_KEY_MAX], value[KV_VALUE_MAX], scratch[256];
-	int ret;
-
-	if (!why) {
-		why = scratch;
-		why_size = sizeof(scratch);
-	}
-	if (!s || !trim(s, s + strlen(s)).len)
-		return 0;
-	do {
-		struct item it = next_item(&s);
-		const char *eq = memchr(it.p, '=', it.len);
-
-		if (!it.len) {
-			snprintf(why, why_size, "empty item in the list");
-			return -EINVAL;
-		}
-		if (!eq) {
-			snprintf(why, why_size, "\"%.*s\" has no '='", (int)it.len, it.p);
-			return -EINVAL;
-		}
-		if (!trim(it.p, eq).len) {
-			snprintf(why, why_size, "empty key in \"%.*s\"", (int)it.len, it.p);
-			return -EINVAL;
-		}
-		ret = percent_decode(trim(it.p, eq), key, sizeof(key), why, why_size);
-		if (!ret)
-			ret = percent_decode(trim(eq + 1, it.p + it.len), value, sizeof(value), why,
-					     why_size);
-		if (!ret && fn)
-			ret = fn(key, value, ctx);
-		if (ret)
-			return ret;
-	} while (s);
-	return 0;
-}
-
 /* RFC 9110 token characters: what a header name may hold. */
 static bool is_token(const char *s)
 {
@@ -534,13 +416,13 @@ static int check_header(const char *key, const char *value, void *ctx)
 	return 0;
 }
 
-static int set_kv(char *dst, size_t size, const char *val, config_kv_fn check, struct why *why)
+static int set_kv(char *dst, size_t size, const char *val, parse_kv_fn check, struct why *why)
 {
 	int ret;
 
 	if (strlen(val) >= size)
 		return fail(why, "longer than %zu bytes", size - 1);
-	ret = config_parse_kv_list(val, check, why, why->text, sizeof(why->text));
+	ret = parse_kv_list(val, check, why, why->text, sizeof(why->text));
 	if (ret)
 		return ret;
 	strcpy(dst, val);
@@ -572,7 +454,7 @@ static int set_resource_attributes(struct obi_config *cfg, const char *val, stru
 
 static int set_protocol(struct obi_config *cfg, const char *val, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "http/protobuf"))
 		return 0;
@@ -583,7 +465,7 @@ static int set_protocol(struct obi_config *cfg, const char *val, struct why *why
 
 static int parse_compression(const char *val, enum otlp_compression *c, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "gzip"))
 		*c = OTLP_COMPRESSION_GZIP;
@@ -613,80 +495,17 @@ static int set_metrics_compression(struct obi_config *cfg, const char *val, stru
 
 #define MS_MAX (24ULL * 3600 * 1000)	/* a day: the longest delay or timeout accepted */
 
-/* One "<number><unit>" piece of a duration; *s advances past it. */
-static int duration_piece(const char **s, double *ns)
-{
-	static const struct {
-		const char *name;
-		double ns;
-	} units[] = {
-		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "\xce\xbcs", 1e3 },
-		{ "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
-	};
-	const char *p = *s;
-	double v = 0, scale = 1;
-	bool digits = false;
-	size_t i, len;
-
-	for (; *p >= '0' && *p <= '9'; p++, digits = true)
-		v = v * 10 + (*p - '0');
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
-			v += (*p - '0') * (scale /= 10);
-	if (!digits)
-		return -EINVAL;
-	/* the longest unit name that matches ("ms" before "m") */
-	for (i = 0, len = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		size_t n = strlen(units[i].name);
-
-		if (n > len && !strncmp(p, units[i].name, n)) {
-			len = n;
-			*ns = v * units[i].ns;
-		}
-	}
-	if (!len)
-		return -EINVAL;
-	*s = p + len;
-	return 0;
-}
-
-int config_parse_duration(const char *s, uint64_t *ns)
-{
-	double total = 0, piece;
-	struct item it = trim(s, s + strlen(s));
-	char buf[64];
-	const char *p = buf;
-
-	if (!it.len || it.len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, it.p, it.len);
-	buf[it.len] = '\0';
-	if (!strcmp(buf, "0")) {
-		*ns = 0;
-		return 0;
-	}
-	while (*p) {
-		if (duration_piece(&p, &piece))
-			return -EINVAL;
-		total += piece;
-	}
-	if (total >= 1.8e19)
-		return -ERANGE;
-	*ns = (uint64_t)(total + 0.5);
-	return 0;
-}
-
 /* Milliseconds in [1, MS_MAX]: a plain integer (OTEL_* standard) or, when units are allowed,
  * a duration such as 5s (OBI's form). */
 static int parse_ms(const char *val, bool plain_ok, uint64_t *ms, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 	uint64_t n = 0;
 	int err;
 
 	err = parse_uint(it, UINT64_MAX, &n);
 	if (err == -EINVAL) {
-		if (config_parse_duration(val, &n))
+		if (parse_duration(val, &n))
 			return fail(why, "not a duration");
 		n = (n + 999999) / 1000000;
 	} else if (!plain_ok) {
@@ -740,7 +559,7 @@ static int set_metrics_ttl(struct obi_config *cfg, const char *val, struct why *
 static int parse_count(const char *val, uint32_t *out, struct why *why)
 {
 	uint64_t n = 0;
-	int err = parse_uint(trim(val, val + strlen(val)), QUEUE_MAX, &n);
+	int err = parse_uint(parse_trim(val, val + strlen(val)), QUEUE_MAX, &n);
 
 	if (err == -EINVAL)
 		return fail(why, "not a number");
@@ -772,7 +591,7 @@ static int set_sampler(struct obi_config *cfg, const char *val, struct why *why)
 		[SAMPLER_ALWAYS_OFF] = "always_off",
 		[SAMPLER_TRACEIDRATIO] = "traceidratio",
 	};
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -786,7 +605,7 @@ static int set_sampler(struct obi_config *cfg, const char *val, struct why *why)
 
 static int set_sampler_arg(struct obi_config *cfg, const char *val, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 	char buf[64], *end;
 	double v;
 
@@ -895,7 +714,7 @@ static void show_masked(const char *list, char *buf, size_t size)
 {
 	struct why out = { "", "" };
 
-	config_parse_kv_list(list, mask_one, &out, NULL, 0);
+	parse_kv_list(list, mask_one, &out, NULL, 0);
 	snprintf(buf, size, "%s", out.text);
 }
 
@@ -1539,7 +1358,7 @@ const char *config_selector_expected(const char *key)
 
 static int parse_bool(const char *val, bool *out, struct why *why)
 {
-	struct item it = trim(val, val + strlen(val));
+	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "true"))
 		*out = true;

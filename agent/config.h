@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "printer.h"
 
 #define CONFIG_MAX_PIDS 256
@@ -152,20 +152,6 @@ int config_load(struct obi_config *cfg, int argc, char **argv, char **envp, FILE
 
 /* Parses "80,443,8000-8999" into ps (adds to it). Returns 0 or -EINVAL. */
 int config_parse_ports(const char *s, struct port_set *ps);
-
-/*
- * Walks a W3C-baggage-like list "key=value,key2=value2" (OTEL_EXPORTER_OTLP_HEADERS,
- * OTEL_RESOURCE_ATTRIBUTES): items and both sides of '=' are trimmed of spaces, values are
- * percent-decoded. Calls fn for each pair with NUL-terminated copies; stops when fn returns
- * non-zero and returns that. Returns -EINVAL on a malformed list, with the reason in `why`
- * (may be NULL). An empty list has no pairs.
- */
-typedef int (*config_kv_fn)(const char *key, const char *value, void *ctx);
-int config_parse_kv_list(const char *s, config_kv_fn fn, void *ctx, char *why, size_t why_size);
-
-/* Parses a Go-style duration ("500ms", "1m30s", "1.5s"; units ns us µs ms s m h) into ns.
- * Returns 0 or -EINVAL / -ERANGE. */
-int config_parse_duration(const char *s, uint64_t *ns);
 
 /* True when spans or metrics are exported with OTLP. */
 bool config_otlp_enabled(const struct obi_config *cfg);

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "obi.h"
-#include "span.h"
+#include "ebpf/obi.h"
+#include "core/span.h"
 
 struct conn_tracker;
 

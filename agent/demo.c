@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /* A backend with a little work per request, so the latencies mean something. */
 static const char backend_py[] =

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "selector.h"
 
 #define PROC_BUCKETS 1024

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "obi.h"
-#include "procinfo.h"
+#include "ebpf/obi.h"
+#include "core/procinfo.h"
 #include "traced_pids.h"
 
 struct discovery;

@@ -18,8 +18,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "obi.h"
+#include "core/log.h"
+#include "ebpf/obi.h"
 #include "obi.skel.h"
 #include "selector.h"
 

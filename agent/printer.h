@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "span.h"
+#include "core/span.h"
 
 enum printer_kind {
 	PRINTER_DISABLED = 0,

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "obi.h"
+#include "ebpf/obi.h"
 
 #define BIG_BODY (1 << 20)		/* request body, bytes */
 #define BIG_RESPONSE (8 << 20)		/* response body, bytes */

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 
 #include "obi.skel.h"
-#include "obi.h"
+#include "ebpf/obi.h"
 
 #define BITS_SIZE ((size_t)OBI_PID_WORDS * sizeof(uint64_t))
 

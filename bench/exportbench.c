@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "encode.h"
-#include "exporter.h"
-#include "resource.h"
+#include "agent/config.h"
+#include "otlp/encode.h"
+#include "otlp/exporter.h"
+#include "otlp/resource.h"
 
 #define N_PROCS	  4
 #define N_PATHS	  50

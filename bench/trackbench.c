@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "agent/conn.h"
 
 static const char request[] = "GET /api/items/%u HTTP/1.1\r\n"
 			      "Host: 127.0.0.1:8080\r\n"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "core/parse.h"
 #include "pb.h"
 
 /* ExportTraceServiceRequest / ExportMetricsServiceRequest */
@@ -248,7 +248,7 @@ struct otlp_encoder *otlp_encoder_new(const char *resource_attributes, const cha
 		snprintf(enc->host, sizeof(enc->host), "%s", host_name);
 	else if (gethostname(enc->host, sizeof(enc->host) - 1))
 		snprintf(enc->host, sizeof(enc->host), "localhost");
-	if (config_parse_kv_list(resource_attributes, add_extra, enc, NULL, 0)) {
+	if (parse_kv_list(resource_attributes, add_extra, enc, NULL, 0)) {
 		otlp_encoder_free(enc);
 		return NULL;
 	}

@@ -16,7 +16,7 @@
 
 #include "metrics.h"
 #include "resource.h"
-#include "span.h"
+#include "core/span.h"
 
 #define OTLP_SCOPE_NAME "obi"
 #define OTLP_SDK_NAME	"obi" /* telemetry.sdk.name and telemetry.distro.name */

@@ -20,7 +20,7 @@
 
 #include "encode.h"
 #include "http.h"
-#include "log.h"
+#include "core/log.h"
 #include "metrics.h"
 #include "resource.h"
 #include "sampler.h"

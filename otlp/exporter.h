@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "procinfo.h"
-#include "span.h"
+#include "agent/config.h"
+#include "core/procinfo.h"
+#include "core/span.h"
 
 struct otlp_exporter;
 

@@ -24,9 +24,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "config.h"
+#include "core/parse.h"
 #include "curl.h"
-#include "log.h"
+#include "core/log.h"
 
 #define NS_PER_MS   1000000ULL
 #define POLL_MS	    100		 /* longest wait before abort_at is looked at again */
@@ -346,7 +346,7 @@ struct otlp_http *otlp_http_new(const char *url, const char *headers, bool gzip,
 	if (!err && gzip)
 		err = add_line(&hl, "Content-Encoding", "gzip");
 	if (!err)
-		err = config_parse_kv_list(headers, add_header, &hl, NULL, 0);
+		err = parse_kv_list(headers, add_header, &hl, NULL, 0);
 	if (!err && !hl.user_agent)
 		err = add_line(&hl, "User-Agent", ua);
 	if (!err && split_url(url, h->host, sizeof(h->host), h->port, sizeof(h->port), &target))

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "resource.h"
-#include "span.h"
+#include "core/span.h"
 
 #define OTLP_DURATION_BOUNDS	15 /* seconds */
 #define OTLP_SIZE_BOUNDS	10 /* bytes */

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "procinfo.h"
+#include "core/procinfo.h"
 
 struct otlp_resource {
 	uint32_t pid;

@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "span.h"
+#include "agent/config.h"
+#include "core/span.h"
 
 /* True when the span is to be exported. ratio: OTEL_TRACES_SAMPLER_ARG, 0..1. */
 bool otlp_sampler_keep(enum sampler_kind kind, double ratio, const struct span *s);

@@ -7,7 +7,7 @@ into corpus/.
 
 The seeds are committed; rerun this after changing a target's input format. fuzz_conn's format
 is described in fuzz_conn.c (data_record, next_record); fuzz_printer reads a struct span
-(agent/span.h), mirrored here with ctypes so the layout is the C compiler's; fuzz_otlp_response
+(core/span.h), mirrored here with ctypes so the layout is the C compiler's; fuzz_otlp_response
 reads a plan byte and a seed byte, then the receiver's answer (fuzz_otlp_response.c).
 """
 import ctypes
@@ -142,7 +142,7 @@ class SpanAddr(ctypes.Structure):
 
 
 class Span(ctypes.Structure):
-    """agent/span.h's struct span."""
+    """core/span.h's struct span."""
     _fields_ = [("kind", ctypes.c_int), ("start_ns", ctypes.c_uint64),
                 ("handler_ns", ctypes.c_uint64), ("end_ns", ctypes.c_uint64),
                 ("method", ctypes.c_char * 16), ("path", ctypes.c_char * 256),

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "parse.h"
 #include "config_load.h"
 
 static void test_defaults(void)
@@ -125,31 +126,31 @@ static void test_durations(void)
 {
 	uint64_t ns;
 
-	CHECK_INT(config_parse_duration("500ms", &ns), 0);
+	CHECK_INT(parse_duration("500ms", &ns), 0);
 	CHECK_INT(ns, 500000000ULL);
-	CHECK_INT(config_parse_duration("1m30s", &ns), 0);
+	CHECK_INT(parse_duration("1m30s", &ns), 0);
 	CHECK_INT(ns, 90000000000ULL);
-	CHECK_INT(config_parse_duration("1.5s", &ns), 0);
+	CHECK_INT(parse_duration("1.5s", &ns), 0);
 	CHECK_INT(ns, 1500000000ULL);
-	CHECK_INT(config_parse_duration("2h", &ns), 0);
+	CHECK_INT(parse_duration("2h", &ns), 0);
 	CHECK_INT(ns, 7200000000000ULL);
-	CHECK_INT(config_parse_duration("10us", &ns), 0);
+	CHECK_INT(parse_duration("10us", &ns), 0);
 	CHECK_INT(ns, 10000);
-	CHECK_INT(config_parse_duration("10\xc2\xb5s", &ns), 0);
+	CHECK_INT(parse_duration("10\xc2\xb5s", &ns), 0);
 	CHECK_INT(ns, 10000);
-	CHECK_INT(config_parse_duration("7ns", &ns), 0);
+	CHECK_INT(parse_duration("7ns", &ns), 0);
 	CHECK_INT(ns, 7);
-	CHECK_INT(config_parse_duration(" 5m ", &ns), 0);
+	CHECK_INT(parse_duration(" 5m ", &ns), 0);
 	CHECK_INT(ns, 300000000000ULL);
-	CHECK_INT(config_parse_duration("0", &ns), 0);
+	CHECK_INT(parse_duration("0", &ns), 0);
 	CHECK_INT(ns, 0);
-	CHECK_INT(config_parse_duration("15", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("s", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("-5s", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("5 s", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("5d", &ns), -EINVAL);
-	CHECK_INT(config_parse_duration("1e3s", &ns), -EINVAL);
+	CHECK_INT(parse_duration("15", &ns), -EINVAL);
+	CHECK_INT(parse_duration("", &ns), -EINVAL);
+	CHECK_INT(parse_duration("s", &ns), -EINVAL);
+	CHECK_INT(parse_duration("-5s", &ns), -EINVAL);
+	CHECK_INT(parse_duration("5 s", &ns), -EINVAL);
+	CHECK_INT(parse_duration("5d", &ns), -EINVAL);
+	CHECK_INT(parse_duration("1e3s", &ns), -EINVAL);
 }
 
 struct pairs {
@@ -170,7 +171,7 @@ static int collect(const char *key, const char *value, void *ctx)
 static int kv(const char *s, struct pairs *p, char *why, size_t why_size)
 {
 	memset(p, 0, sizeof(*p));
-	return config_parse_kv_list(s, collect, p, why, why_size);
+	return parse_kv_list(s, collect, p, why, why_size);
 }
 
 static void test_kv_lists(void)
@@ -207,7 +208,7 @@ static void test_kv_lists(void)
 	CHECK_STR(why, "control character in \"x%0d%0ay\"");
 	CHECK_INT(kv("a=%00", &p, why, sizeof(why)), -EINVAL);
 	/* the callback's answer stops the walk and is returned */
-	CHECK_INT(config_parse_kv_list("a=1", NULL, NULL, NULL, 0), 0);
+	CHECK_INT(parse_kv_list("a=1", NULL, NULL, NULL, 0), 0);
 
 	CHECK_INT(load(NO_ARGS, ENV("OTEL_RESOURCE_ATTRIBUTES=deployment.environment=prod,"
 				    "team=a%2Cb")),
