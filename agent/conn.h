@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Per-connection state that turns the kernel's data events into HTTP/1 spans: request and
- * response streams parsed in order (keep-alive, pipelining, split heads), requests queued until
- * their responses, and the client span of a thread linked to the server span it is handling.
+ * The connection tracker: every connection the kernel reports, each handed to the protocol
+ * parser its first event opens (protocol.h), until it ends (close, the process's exit, idle).
  */
 #ifndef OBI_CONN_H
 #define OBI_CONN_H
@@ -12,6 +11,7 @@
 
 #include "ebpf/obi.h"
 #include "core/span.h"
+#include "core/tracecontext.h"
 
 struct conn_tracker;
 
@@ -45,8 +45,5 @@ void conn_tracker_proc_exit(struct conn_tracker *t, uint32_t pid, uint64_t ts_ns
 void conn_tracker_sweep(struct conn_tracker *t, uint64_t now_ns, uint64_t idle_ns);
 
 void conn_tracker_stats(const struct conn_tracker *t, struct conn_stats *out);
-
-/* Parses a W3C traceparent value ("00-<32 hex>-<16 hex>-<2 hex>"). Returns 0 or -EINVAL. */
-int traceparent_parse(const char *s, uint8_t trace_id[16], uint8_t parent_id[8], uint8_t *flags);
 
 #endif /* OBI_CONN_H */

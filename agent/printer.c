@@ -362,7 +362,7 @@ int printer_format_text(const struct span *s, char *buf, size_t size)
 	put_duration(&l, v.total_ns);
 	put_str(&l, "[");
 	put_duration(&l, v.handler_ns);
-	put_fmt(&l, "]) %s %u ", v.client ? "HTTPClient" : "HTTP", s->status);
+	put_fmt(&l, "]) %s %u ", span_type_name(s), s->status);
 	put_text_esc(&l, s->method, sizeof(s->method));
 	put_str(&l, " ");
 	put_text_esc(&l, s->path, sizeof(s->path));

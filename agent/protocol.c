@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+/* What every protocol parser shares: span ids, clock, the request queue and its memory. */
+#include "protocol.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/tracecontext.h"
+
+#define SPARE_MAX 256		/* finished requests' memory kept for the next ones */
+
+void proto_env_init(struct proto_env *env, conn_span_fn fn, void *ctx)
+{
+	memset(env, 0, sizeof(*env));
+	env->fn = fn;
+	env->ctx = ctx;
+	if (getrandom(env->rng, sizeof(env->rng), 0) != sizeof(env->rng) ||
+	    !(env->rng[0] | env->rng[1]))
+		env->rng[0] = 0x9e3779b97f4a7c15ULL;
+}
+
+void proto_env_release(struct proto_env *env)
+{
+	while (env->spare) {
+		struct pending *p = env->spare;
+
+		env->spare = p->next;
+		free(p);
+	}
+	env->n_spare = 0;
+}
+
+/* xorshift128+: ids must be unpredictable enough to never collide, not secret. */
+static uint64_t rand64(struct proto_env *env)
+{
+	uint64_t s1 = env->rng[0];
+	const uint64_t s0 = env->rng[1];
+
+	env->rng[0] = s0;
+	s1 ^= s1 << 23;
+	env->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	return env->rng[1] + s0;
+}
+
+static void rand_id(struct proto_env *env, uint8_t *id, size_t len)
+{
+	bool zero = true;
+
+	while (zero) {
+		for (size_t i = 0; i < len; i += 8) {
+			uint64_t r = rand64(env);
+
+			memcpy(id + i, &r, len - i < 8 ? len - i : 8);
+		}
+		for (size_t i = 0; i < len; i++)
+			zero = zero && id[i] == 0;
+	}
+}
+
+uint64_t proto_real_ns(const struct proto_env *env, uint64_t mono)
+{
+	return mono + env->clock_offset;
+}
+
+void proto_emit(struct proto_env *env, struct span *s, bool answered)
+{
+	if (!answered)
+		env->stats.spans_unanswered++;
+	if (s->handler_ns == 0 || s->handler_ns > s->end_ns)
+		s->handler_ns = s->start_ns;
+	env->stats.spans++;
+	env->fn(s, env->ctx);
+}
+
+/*
+ * The kernel's ids when it gave them (it saw the request first and may already have put them
+ * on the wire), else — for a request that was not the first of its read — new ones,
+ * continuing the request's own traceparent when it has a valid one.
+ */
+void proto_span_ids(struct proto_env *env, struct span *s, const char *traceparent,
+		   const struct obi_trace *kt)
+{
+	if (kt && (kt->state & OBI_TP_IDS)) {
+		memcpy(s->trace_id, kt->trace_id, 16);
+		memcpy(s->span_id, kt->span_id, 8);
+		memcpy(s->parent_id, kt->parent_id, 8);
+		s->trace_flags = kt->flags;
+		if (kt->state & OBI_TP_BAD)
+			env->stats.bad_traceparent++;
+		return;
+	}
+	rand_id(env, s->span_id, 8);
+	s->trace_flags = 1;
+	if (traceparent && traceparent[0]) {
+		if (traceparent_parse(traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
+			return;
+		env->stats.bad_traceparent++;
+		memset(s->parent_id, 0, 8);
+		s->trace_flags = 1;
+	}
+	rand_id(env, s->trace_id, 16);
+}
+
+/* A pending request as calloc would give it, from the spare list when it has one. */
+static struct pending *pending_new(struct proto_env *env, enum span_proto proto)
+{
+	struct pending *p = env->spare;
+
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (p)
+			p->s.proto = proto;
+		return p;
+	}
+	env->spare = p->next;
+	env->n_spare--;
+	p->next = NULL;
+	p->aux = 0;
+	p->sent = false;
+	/* the fixed fields zeroed; the strings empty (every reader stops at their end) */
+	memset(&p->s, 0, offsetof(struct span, method));
+	p->s.proto = proto;
+	span_clear_strings(&p->s);
+	return p;
+}
+
+void proto_pending_free(struct proto_env *env, struct pending *p)
+{
+	if (env->n_spare == SPARE_MAX) {
+		free(p);
+		return;
+	}
+	p->next = env->spare;
+	env->spare = p;
+	env->n_spare++;
+}
+
+struct pending *proto_queue_push(struct proto_env *env, struct proto_queue *q,
+				 enum span_proto proto, unsigned max)
+{
+	struct pending *p;
+
+	if (q->len == max) {
+		env->stats.pipeline_overflow++;
+		return NULL;
+	}
+	p = pending_new(env, proto);
+	if (!p)
+		return NULL;
+	if (q->last)
+		q->last->next = p;
+	else
+		q->first = p;
+	q->last = p;
+	q->len++;
+	return p;
+}
+
+struct pending *proto_queue_pop(struct proto_queue *q)
+{
+	struct pending *p = q->first;
+
+	if (!p)
+		return NULL;
+	q->first = p->next;
+	if (!q->first)
+		q->last = NULL;
+	q->len--;
+	return p;
+}

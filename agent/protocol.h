@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The interface between the connection tracker (conn.c) and the protocol parsers
+ * (protocols/<name>.c). The tracker keeps every connection and chooses its parser from the
+ * connection's first event; the parser sees each direction's events in order and emits spans
+ * through what protocol.c shares with every parser. A new protocol is one file implementing
+ * struct protocol plus one row in conn.c's protocol table. Calls go one way: conn.c → parsers
+ * → protocol.c.
+ */
+#ifndef OBI_PROTOCOL_H
+#define OBI_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+struct proto_env;
+
+/* What the tracker knows of a connection, for its parser. */
+struct proto_conn {
+	uint64_t sock_id;
+	uint32_t pid;		/* the process the parser's side of the connection belongs to */
+	struct span_addr local, remote;
+};
+
+/* A request waiting for its response; parsers queue them (struct proto_queue). */
+struct pending {
+	struct pending *next;
+	uint32_t aux;		/* the parser's own (HTTP/1: a HEAD request) */
+	bool sent;		/* the request is complete (read or written whole) */
+	struct span s;
+};
+
+/* Requests in the order they were made: pipelined protocols answer the oldest first. */
+struct proto_queue {
+	struct pending *first, *last;
+	unsigned len;
+};
+
+struct protocol {
+	const char *name;
+	/* The connection's first event (flagged as a message start by the kernel) opens this
+	 * protocol, as a request in either direction. */
+	bool (*detect)(const struct obi_data_event *e);
+	/* The parser's state for a new connection; NULL when out of memory. */
+	void *(*open)(struct proto_env *env, const struct obi_data_event *first);
+	/* One event of the connection, in the order the kernel saw them. */
+	void (*feed)(struct proto_env *env, const struct proto_conn *c, void *state,
+		     const struct obi_data_event *e);
+	/* The connection ended at ts (CLOCK_MONOTONIC): pending requests are emitted
+	 * unanswered, the state is freed. */
+	void (*close)(struct proto_env *env, const struct proto_conn *c, void *state,
+		      uint64_t ts);
+	/* Frees the state, emitting nothing (the tracker is going away). */
+	void (*discard)(struct proto_env *env, void *state);
+};
+
+/* --- what the parsers share (protocol.c) ------------------------------------------------- */
+
+/* The tracker's side of every parser call: where spans go, the clock, counters, id source and
+ * the memory of finished requests. */
+struct proto_env {
+	conn_span_fn fn;
+	void *ctx;
+	int64_t clock_offset;	/* CLOCK_MONOTONIC to Unix time */
+	uint64_t rng[2];
+	struct conn_stats stats;	/* kept by the parsers and the tracker alike */
+	/* memory of finished requests, newest first: the next request reuses it while the
+	 * cache still has it, instead of a calloc of a whole span and a free per request */
+	struct pending *spare;
+	unsigned n_spare;
+};
+
+void proto_env_init(struct proto_env *env, conn_span_fn fn, void *ctx);
+/* Frees the memory kept for reuse. */
+void proto_env_release(struct proto_env *env);
+
+/* CLOCK_MONOTONIC (the kernel's stamps) to Unix time. */
+uint64_t proto_real_ns(const struct proto_env *env, uint64_t mono_ns);
+
+/* A span's ids: the kernel's when it gave them (kt with OBI_TP_IDS), else new ones continuing
+ * `traceparent` (a server request's header value, may be NULL or "") when it is valid. */
+void proto_span_ids(struct proto_env *env, struct span *s, const char *traceparent,
+		    const struct obi_trace *kt);
+
+/* A new request at the end of q, with its span zeroed and its strings empty for protocol
+ * `proto`; NULL when q holds max already (counted as pipeline_overflow) or out of memory. */
+struct pending *proto_queue_push(struct proto_env *env, struct proto_queue *q,
+				 enum span_proto proto, unsigned max);
+/* The oldest request of q, taken off it; NULL when empty. */
+struct pending *proto_queue_pop(struct proto_queue *q);
+/* Gives p's memory back (kept for the next request while it is warm). */
+void proto_pending_free(struct proto_env *env, struct pending *p);
+
+/* Emits the finished span s (the parser set its status, error and end); `answered` false for
+ * a request the connection's end or the process's exit cut off (counted). */
+void proto_emit(struct proto_env *env, struct span *s, bool answered);
+
+/* The protocols obi parses (protocols/<name>.c). */
+extern const struct protocol proto_http1;
+
+#endif /* OBI_PROTOCOL_H */
