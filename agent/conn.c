@@ -15,6 +15,7 @@
 /* The protocols, tried in this order on a connection's first event. */
 static const struct protocol *const protocols[] = {
 	&proto_http1,
+	&proto_redis,
 };
 
 struct conn {

@@ -21,12 +21,15 @@ typedef void (*conn_span_fn)(struct span *s, void *ctx);
 struct conn_stats {
 	uint64_t spans;			/* spans emitted */
 	uint64_t spans_unanswered;	/* requests ended by close/exit/timeout with no response */
-	uint64_t not_http;		/* message starts the parser rejected */
+	uint64_t not_http;		/* message starts no parser accepted (HTTP/1 heads, a
+					 * RESP-like start answered in another protocol) */
 	uint64_t orphan_responses;	/* responses with no request waiting */
 	uint64_t truncated_heads;	/* heads longer than what the kernel captured */
 	uint64_t pipeline_overflow;	/* requests dropped: too many waiting on one connection */
 	uint64_t conns_dropped;		/* connections not tracked: table full */
 	uint64_t bad_traceparent;	/* incoming traceparent headers that were invalid */
+	uint64_t lost_sync;		/* times a parser lost a connection's message boundaries
+					 * (bytes not captured); it resumes at the next one */
 	uint64_t conns;			/* connections tracked now */
 };
 

@@ -38,6 +38,12 @@
 	      FIELD_LEN(user_agent) + FIELD_LEN(service_name) + FIELD_LEN(language)))
 #define PRINTER_LINE_MAX 8192
 _Static_assert(JSON_FIXED_MAX + JSON_STRINGS_MAX <= PRINTER_LINE_MAX, "printer line too small");
+/* and a database span's strings, in the same union */
+#define JSON_DB_STRINGS_MAX                                                                  \
+	(6 * (FIELD_LEN(db_operation) + FIELD_LEN(db_collection) + FIELD_LEN(db_namespace) +    \
+	      FIELD_LEN(db_status) + FIELD_LEN(db_query) + FIELD_LEN(service_name) +            \
+	      FIELD_LEN(language)))
+_Static_assert(JSON_FIXED_MAX + JSON_DB_STRINGS_MAX <= PRINTER_LINE_MAX, "printer line too small");
 
 /* Appends to a caller's buffer, always NUL-terminated; remembers when something did not fit. */
 struct line {
@@ -315,7 +321,9 @@ static void span_view_init(const struct span *s, struct span_view *v)
 	v->handler_ns = end - handler;
 	addr_to_str(&s->local, v->local_ip, sizeof(v->local_ip));
 	addr_to_str(&s->remote, v->remote_ip, sizeof(v->remote_ip));
-	host_without_port(s->host_header, sizeof(s->host_header), v->host, sizeof(v->host));
+	v->host[0] = '\0';
+	if (span_is_http(s))
+		host_without_port(s->host_header, sizeof(s->host_header), v->host, sizeof(v->host));
 	hex_to_str(s->trace_id, sizeof(s->trace_id), v->trace_id);
 	hex_to_str(s->span_id, sizeof(s->span_id), v->span_id);
 	hex_to_str(s->parent_id, sizeof(s->parent_id), v->parent_id);
@@ -363,11 +371,21 @@ int printer_format_text(const struct span *s, char *buf, size_t size)
 	put_str(&l, "[");
 	put_duration(&l, v.handler_ns);
 	put_fmt(&l, "]) %s %u ", span_type_name(s), s->status);
-	put_text_esc(&l, s->method, sizeof(s->method));
-	put_str(&l, " ");
-	put_text_esc(&l, s->path, sizeof(s->path));
-	put_str(&l, "(");
-	put_text_esc(&l, s->route, sizeof(s->route));
+	if (span_is_http(s)) {
+		/* "GET /users/42(route)": method, path, route */
+		put_text_esc(&l, s->method, sizeof(s->method));
+		put_str(&l, " ");
+		put_text_esc(&l, s->path, sizeof(s->path));
+		put_str(&l, "(");
+		put_text_esc(&l, s->route, sizeof(s->route));
+	} else {
+		/* "SELECT users(SELECT * FROM users WHERE id = ?)" */
+		put_text_esc(&l, s->db_operation, sizeof(s->db_operation));
+		put_str(&l, " ");
+		put_text_esc(&l, s->db_collection, sizeof(s->db_collection));
+		put_str(&l, "(");
+		put_text_esc(&l, s->db_query, sizeof(s->db_query));
+	}
 	put_str(&l, ") ");
 	put_endpoints(&l, s, &v);
 	put_fmt(&l, " contentLen:%" PRIu64 "B responseLen:%" PRIu64 "B svc=[", s->req_body_size,
@@ -437,6 +455,23 @@ static void json_http(struct line *l, const struct span *s)
 	json_u64(l, "http.response.body.size", s->resp_body_size);
 }
 
+/* Database spans: the semantic conventions' db.* attributes. */
+static void json_db(struct line *l, const struct span *s)
+{
+	json_str(l, "db.system.name", span_db_system_name(s), 16);
+	json_str(l, "db.operation.name", s->db_operation, sizeof(s->db_operation));
+	if (s->db_collection[0])
+		json_str(l, "db.collection.name", s->db_collection, sizeof(s->db_collection));
+	if (s->db_namespace[0])
+		json_str(l, "db.namespace", s->db_namespace, sizeof(s->db_namespace));
+	if (s->db_query[0])
+		json_str(l, "db.query.text", s->db_query, sizeof(s->db_query));
+	if (s->db_status[0]) {
+		json_str(l, "db.response.status_code", s->db_status, sizeof(s->db_status));
+		json_str(l, "error.type", s->db_status, sizeof(s->db_status));
+	}
+}
+
 static void json_network(struct line *l, const struct span *s, const struct span_view *v)
 {
 	const struct span_addr *server = v->client ? &s->remote : &s->local;
@@ -462,11 +497,14 @@ int printer_format_json(const struct span *s, char *buf, size_t size)
 	put_str(&l, "{");
 	json_time(&l, s, &v);
 	json_str(&l, "kind", v.client ? "CLIENT" : "SERVER", 8);
-	json_str(&l, "type", v.client ? "HTTPClient" : "HTTP", 12);
+	json_str(&l, "type", span_type_name(s), 16);
 	json_ids(&l, &v);
-	json_http(&l, s);
+	if (span_is_http(s))
+		json_http(&l, s);
+	else
+		json_db(&l, s);
 	json_network(&l, s, &v);
-	if (s->user_agent[0])
+	if (span_is_http(s) && s->user_agent[0])
 		json_str(&l, "user_agent.original", s->user_agent, sizeof(s->user_agent));
 	json_u64(&l, "process.pid", s->pid);
 	json_u64(&l, "thread.id", s->tid);

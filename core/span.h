@@ -107,6 +107,22 @@ static inline size_t str_copy(char *dst, size_t size, const char *src)
 	return n;
 }
 
+/* db.system.name: "postgresql", "mysql", "mariadb", "redis"; "" for other spans. */
+static inline const char *span_db_system_name(const struct span *s)
+{
+	switch (s->db_system) {
+	case SPAN_DB_POSTGRESQL:
+		return "postgresql";
+	case SPAN_DB_MYSQL:
+		return "mysql";
+	case SPAN_DB_MARIADB:
+		return "mariadb";
+	case SPAN_DB_REDIS:
+		return "redis";
+	}
+	return "";
+}
+
 /* The protocol's strings of a span emptied (a reused span shows nothing of the last one). */
 static inline void span_clear_strings(struct span *s)
 {

@@ -66,25 +66,47 @@ static void check_str(const char *s, size_t size)
 		abort();
 }
 
+/* A database span: terminated strings, status 1 exactly when it is an error. */
+static void check_db_span(const struct span *s)
+{
+	check_str(s->db_operation, sizeof(s->db_operation));
+	check_str(s->db_collection, sizeof(s->db_collection));
+	check_str(s->db_namespace, sizeof(s->db_namespace));
+	check_str(s->db_status, sizeof(s->db_status));
+	check_str(s->db_query, sizeof(s->db_query));
+	if (s->status != (s->error ? 1 : 0))
+		abort();
+}
+
+static void check_http_span(const struct span *s)
+{
+	check_str(s->method, sizeof(s->method));
+	check_str(s->path, sizeof(s->path));
+	check_str(s->route, sizeof(s->route));
+	check_str(s->host_header, sizeof(s->host_header));
+	check_str(s->user_agent, sizeof(s->user_agent));
+	if (s->status > 999 || (s->status == 0 && !s->error))
+		abort();
+	if (s->status != 0 && s->status < 200)
+		abort();	/* interim responses never end a span */
+}
+
 static void on_span(struct span *s, void *ctx)
 {
 	static char line[8192];
 
 	(void)ctx;
 	spans_seen++;
-	check_str(s->method, sizeof(s->method));
-	check_str(s->path, sizeof(s->path));
-	check_str(s->route, sizeof(s->route));
-	check_str(s->host_header, sizeof(s->host_header));
-	check_str(s->user_agent, sizeof(s->user_agent));
+	if (s->proto == SPAN_HTTP)
+		check_http_span(s);
+	else if (s->proto == SPAN_REDIS)
+		check_db_span(s);
+	else
+		abort();	/* no other parser is in the tracker */
 	check_str(s->service_name, sizeof(s->service_name));
 	check_str(s->language, sizeof(s->language));
 	if (s->kind != SPAN_SERVER && s->kind != SPAN_CLIENT)
 		abort();
-	if (s->status > 999 || (s->status == 0 && !s->error))
-		abort();
-	if (s->status != 0 && s->status < 200)
-		abort();	/* interim responses never end a span */
 	/* the input's clock only moves forward: a span's times must be ordered */
 	if (s->start_ns > s->handler_ns || s->handler_ns > s->end_ns)
 		abort();

@@ -62,6 +62,8 @@ def sweep(seconds, idle_code):
 
 GET = b"GET /users/123?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: curl/7.88\r\n\r\n"
 OK5 = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+REDIS_SET = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n"
+REDIS_GET = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
 
 
 def conn_seeds():
@@ -107,6 +109,13 @@ def conn_seeds():
         + data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
         "orphan_response": data(OK5, send=True, start=True) + data(GET) + data(OK5, send=True),
         "short_len": data(GET, lenmode=2, extra=30) + data(OK5, send=True),
+        "redis_pipeline": data(REDIS_SET + REDIS_GET, send=True, start=True)
+        + data(b"+OK\r\n$5\r\nhello\r\n"),
+        "redis_server_error": data(REDIS_GET, start=True)
+        + data(b"-WRONGTYPE Operation against a key\r\n", send=True) + close(),
+        "redis_big_value": data(REDIS_GET, send=True, start=True)
+        + data(b"$100000\r\n" + b"v" * 200, lenmode=3, extra=255)
+        + data(b"v" * 100, start=False, lenmode=3, extra=255),
     }
     many = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(35))
     seeds["pipeline_overflow"] = (data(many[:CAP_MAX]) + data(many[:CAP_MAX])
