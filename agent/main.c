@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "demo.h"
 #include "discovery.h"
+#include "export_config.h"
 #include "otlp/exporter.h"
 #include "loader.h"
 #include "core/log.h"
@@ -195,6 +196,7 @@ static void start_injection(struct agent *a)
 
 static int start(struct agent *a)
 {
+	struct otlp_options otlp_opts;
 	int err, n;
 
 	if (geteuid() != 0) {
@@ -206,7 +208,8 @@ static int start(struct agent *a)
 		log_error("demo: pick ports: %s", strerror(-err));
 		return err;
 	}
-	err = otlp_exporter_open(&a->cfg, &a->otlp);
+	export_config_otlp(&a->cfg, &otlp_opts);
+	err = otlp_exporter_open(&otlp_opts, &a->otlp);
 	if (err)
 		return err;
 	err = loader_start(&a->cfg, &a->skel);

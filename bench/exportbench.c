@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/export_config.h"
 #include "otlp/encode.h"
 #include "otlp/exporter.h"
 #include "otlp/resource.h"
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
 {
 	static struct obi_config cfg;
 	static char *cfg_argv[] = {"exportbench", NULL};
+	struct otlp_options opts;
 	struct otlp_exporter *ex;
 	struct otlp_exporter_stats st;
 	struct proc_info procs[N_PROCS];
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
 		make_span(&spans[i], i);
 	encode_only(spans, procs, n, save_to);
 
-	if (otlp_exporter_open(&cfg, &ex) || !ex)
+	export_config_otlp(&cfg, &opts);
+	if (otlp_exporter_open(&opts, &ex) || !ex)
 		return 1;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	main0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);

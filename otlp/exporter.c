@@ -60,9 +60,9 @@ struct otlp_exporter {
 	uint32_t cap, batch;
 	uint64_t delay_ns, interval_ns, ttl_ns;
 	uint64_t traces_timeout_ms, metrics_timeout_ms;
-	enum sampler_kind sampler;
+	enum otlp_sampler sampler;
 	double ratio;
-	char traces_url[CONFIG_URL_MAX + 16], metrics_url[CONFIG_URL_MAX + 16];
+	char traces_url[OTLP_URL_MAX], metrics_url[OTLP_URL_MAX];
 	struct otlp_encoder *enc;		      /* used by the thread only */
 	struct otlp_span_ref *refs;		      /* the thread's: the batch being encoded */
 	struct otlp_http *traces_http, *metrics_http; /* used by the thread only */
@@ -674,7 +674,12 @@ static int init_sync(struct otlp_exporter *ex)
 	return -err;
 }
 
-int otlp_exporter_new(const struct obi_config *cfg, struct otlp_exporter **out)
+static bool has_url(const struct otlp_signal_options *sig)
+{
+	return sig->url && sig->url[0];
+}
+
+int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **out)
 {
 	struct otlp_exporter *ex = calloc(1, sizeof(*ex));
 	int err;
@@ -687,35 +692,37 @@ int otlp_exporter_new(const struct obi_config *cfg, struct otlp_exporter **out)
 		free(ex);
 		return err;
 	}
-	ex->traces_on = cfg->traces.url[0];
-	ex->metrics_on = cfg->metrics.url[0];
-	ex->cap = ex->st.queue_cap = cfg->bsp_max_queue_size;
-	ex->batch = cfg->bsp_max_export_batch_size;
-	ex->delay_ns = cfg->bsp_schedule_delay_ms * NS_PER_MS;
-	ex->interval_ns = cfg->metric_interval_ms * NS_PER_MS;
-	ex->ttl_ns = cfg->metrics_ttl_ms * NS_PER_MS;
-	ex->traces_timeout_ms = cfg->traces.timeout_ms;
-	ex->metrics_timeout_ms = cfg->metrics.timeout_ms;
-	ex->sampler = cfg->sampler;
-	ex->ratio = cfg->sampler_ratio;
+	ex->traces_on = has_url(&opts->traces);
+	ex->metrics_on = has_url(&opts->metrics);
+	ex->cap = ex->st.queue_cap = opts->max_queue_size;
+	ex->batch = opts->max_export_batch_size;
+	ex->delay_ns = opts->schedule_delay_ms * NS_PER_MS;
+	ex->interval_ns = opts->metric_interval_ms * NS_PER_MS;
+	ex->ttl_ns = opts->metrics_ttl_ms * NS_PER_MS;
+	ex->traces_timeout_ms = opts->traces.timeout_ms;
+	ex->metrics_timeout_ms = opts->metrics.timeout_ms;
+	ex->sampler = opts->sampler;
+	ex->ratio = opts->sampler_ratio;
 	ex->seed = (unsigned)mono_ns();
-	snprintf(ex->traces_url, sizeof(ex->traces_url), "%s", cfg->traces.url);
-	snprintf(ex->metrics_url, sizeof(ex->metrics_url), "%s", cfg->metrics.url);
-	ex->enc = otlp_encoder_new(cfg->resource_attributes, NULL);
+	snprintf(ex->traces_url, sizeof(ex->traces_url), "%s",
+		 ex->traces_on ? opts->traces.url : "");
+	snprintf(ex->metrics_url, sizeof(ex->metrics_url), "%s",
+		 ex->metrics_on ? opts->metrics.url : "");
+	ex->enc = otlp_encoder_new(opts->resource_attributes, NULL);
 	err = ex->enc ? 0 : -ENOMEM;
 	if (!err && ex->traces_on) {
 		ex->queue = calloc(ex->cap, sizeof(*ex->queue));
 		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
 		ex->traces_http =
-		    otlp_http_new(cfg->traces.url, cfg->traces.headers,
-				  cfg->traces.compression == OTLP_COMPRESSION_GZIP, &ex->abort_at);
+		    otlp_http_new(opts->traces.url, opts->traces.headers,
+				  opts->traces.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
 		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
 		ex->metrics = otlp_metrics_new(OTLP_METRICS_MAX_SERIES);
 		ex->metrics_http =
-		    otlp_http_new(cfg->metrics.url, cfg->metrics.headers,
-				  cfg->metrics.compression == OTLP_COMPRESSION_GZIP, &ex->abort_at);
+		    otlp_http_new(opts->metrics.url, opts->metrics.headers,
+				  opts->metrics.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
 		err = ex->metrics && ex->metrics_http ? 0 : -ENOMEM;
 	}
 	if (err) {
@@ -742,14 +749,14 @@ int otlp_exporter_start(struct otlp_exporter *ex)
 	return 0;
 }
 
-int otlp_exporter_open(const struct obi_config *cfg, struct otlp_exporter **out)
+int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **out)
 {
 	int err;
 
 	*out = NULL;
-	if (!config_otlp_enabled(cfg))
+	if (!has_url(&opts->traces) && !has_url(&opts->metrics))
 		return 0;
-	err = otlp_exporter_new(cfg, out);
+	err = otlp_exporter_new(opts, out);
 	if (!err)
 		err = otlp_exporter_start(*out);
 	if (err) {
@@ -760,10 +767,10 @@ int otlp_exporter_open(const struct obi_config *cfg, struct otlp_exporter **out)
 		return err;
 	}
 	log_info("otlp: exporting%s%s%s%s (batches of %u every %llu ms, metrics every %llu ms)",
-		 cfg->traces.url[0] ? " spans to " : "", cfg->traces.url,
-		 cfg->metrics.url[0] ? " metrics to " : "", cfg->metrics.url,
-		 cfg->bsp_max_export_batch_size, (unsigned long long)cfg->bsp_schedule_delay_ms,
-		 (unsigned long long)cfg->metric_interval_ms);
+		 (*out)->traces_on ? " spans to " : "", (*out)->traces_url,
+		 (*out)->metrics_on ? " metrics to " : "", (*out)->metrics_url,
+		 opts->max_export_batch_size, (unsigned long long)opts->schedule_delay_ms,
+		 (unsigned long long)opts->metric_interval_ms);
 	return 0;
 }
 

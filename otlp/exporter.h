@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/config.h"
 #include "core/procinfo.h"
 #include "core/span.h"
+#include "options.h"
 
 struct otlp_exporter;
 
@@ -33,20 +33,20 @@ struct otlp_exporter_stats {
 	uint32_t queue_len, queue_cap;
 };
 
-/* Creates an exporter for cfg without starting its thread (tests). Returns 0 or -errno. */
-int otlp_exporter_new(const struct obi_config *cfg, struct otlp_exporter **out);
+/* Creates an exporter for opts without starting its thread (tests). Returns 0 or -errno. */
+int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **out);
 int otlp_exporter_start(struct otlp_exporter *ex);
 
-/* new + start; *out stays NULL (and 0 is returned) when cfg exports nothing. Call before any
- * other thread is started (an https endpoint loads and sets up libcurl). */
-int otlp_exporter_open(const struct obi_config *cfg, struct otlp_exporter **out);
+/* new + start; *out stays NULL (and 0 is returned) when opts exports nothing (no url). Call
+ * before any other thread is started (an https endpoint loads and sets up libcurl). */
+int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **out);
 
 /* A finished span of the process pi (copied; sampled for traces, always counted in metrics).
  * ex may be NULL. */
 void otlp_exporter_on_span(struct otlp_exporter *ex, const struct span *s,
 			   const struct proc_info *pi);
 
-/* The process exited: its metric series expire after OTEL_EBPF_METRICS_TTL. ex may be NULL. */
+/* The process exited: its metric series expire after metrics_ttl_ms. ex may be NULL. */
 void otlp_exporter_proc_exit(struct otlp_exporter *ex, uint32_t pid);
 
 void otlp_exporter_get_stats(struct otlp_exporter *ex, struct otlp_exporter_stats *st);

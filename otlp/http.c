@@ -3,12 +3,12 @@
  * OTLP/HTTP POSTs: headers, gzip, timeouts, Retry-After and their outcome. http:// endpoints
  * get a minimal HTTP/1.1 client: one non-blocking connection kept alive between exports,
  * Content-Length request bodies, responses framed by Content-Length, chunked encoding or the
- * connection's end. Anything else (https://, user:password@) goes to libcurl (curl.c).
+ * connection's end. Anything else (https://, user:password@) goes to libcurl (curl.c). Both
+ * fill the caller's struct otlp_response through response.h.
  */
-#define _GNU_SOURCE /* strptime, strcasestr */
+#define _GNU_SOURCE /* strcasestr */
 #include "http.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -66,72 +66,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* --- responses -------------------------------------------------------------------------------- */
-
-/* "Name: value" without its line end and surrounding spaces; NULL unless Name matches. */
-static const char *header_value(const char *line, size_t len, const char *name, char *out,
-				size_t size)
-{
-	size_t nlen = strlen(name), vlen;
-	const char *v;
-
-	if (len <= nlen || strncasecmp(line, name, nlen) || line[nlen] != ':')
-		return NULL;
-	v = line + nlen + 1;
-	vlen = len - nlen - 1;
-	while (vlen && isspace((unsigned char)*v))
-		v++, vlen--;
-	while (vlen && isspace((unsigned char)v[vlen - 1]))
-		vlen--;
-	if (vlen >= size)
-		vlen = size - 1;
-	memcpy(out, v, vlen);
-	out[vlen] = '\0';
-	return out;
-}
-
-void otlp_response_header(struct otlp_response *r, const char *line, size_t len)
-{
-	char value[128];
-
-	if (header_value(line, len, "retry-after", value, sizeof(value)))
-		r->retry_after_ms = otlp_retry_after_ms(value, time(NULL));
-	else if (header_value(line, len, "content-type", value, sizeof(value)))
-		r->protobuf = !strncasecmp(value, "application/x-protobuf", 22);
-}
-
-void otlp_response_body(struct otlp_response *r, const void *data, size_t len)
-{
-	size_t keep = len, cap;
-	uint8_t *grown;
-
-	if (r->body_len + keep > OTLP_RESPONSE_MAX)
-		keep = OTLP_RESPONSE_MAX - r->body_len;
-	if (!keep)
-		return;
-	if (r->body_len + keep + 1 > r->body_cap) {
-		/* doubled: a body in many small reads or chunks is not copied once per piece */
-		for (cap = r->body_cap ? r->body_cap : 256; cap < r->body_len + keep + 1;)
-			cap *= 2;
-		if (cap > OTLP_RESPONSE_MAX + 1)
-			cap = OTLP_RESPONSE_MAX + 1;
-		grown = realloc(r->body, cap);
-		if (!grown)
-			return;
-		r->body = grown;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, keep);
-	r->body_len += keep;
-	r->body[r->body_len] = '\0';
-}
-
-void otlp_response_free(struct otlp_response *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = resp->body_cap = 0;
-}
+/* --- outcome ---------------------------------------------------------------------------------- */
 
 enum otlp_outcome otlp_http_outcome(const struct otlp_response *r)
 {
@@ -147,44 +82,6 @@ enum otlp_outcome otlp_http_outcome(const struct otlp_response *r)
 		return OTLP_RETRY;
 	}
 	return OTLP_REJECTED;
-}
-
-int64_t otlp_retry_after_ms(const char *value, time_t now)
-{
-	/* IMF-fixdate, and the obsolete RFC 850 and asctime forms (RFC 9110, 5.6.7) */
-	static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
-					      "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
-	const char *p = value, *end;
-	int64_t secs = 0;
-	struct tm tm;
-	time_t when;
-	size_t i;
-
-	while (isspace((unsigned char)*p))
-		p++;
-	if (isdigit((unsigned char)*p)) {
-		for (; isdigit((unsigned char)*p); p++) {
-			if (secs > 86400 * 365)
-				return -1;
-			secs = secs * 10 + (*p - '0');
-		}
-		while (isspace((unsigned char)*p))
-			p++;
-		return *p ? -1 : secs * 1000;
-	}
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(p, formats[i], &tm);
-		while (end && isspace((unsigned char)*end))
-			end++;
-		if (!end || *end)
-			continue;
-		when = timegm(&tm);
-		if (when == -1)
-			return -1;
-		return when > now ? (int64_t)(when - now) * 1000 : 0;
-	}
-	return -1;
 }
 
 /* --- gzip ------------------------------------------------------------------------------------- */
@@ -662,14 +559,17 @@ static int read_response(struct otlp_http *h, struct otlp_response *resp, bool *
 				return err;
 			if (!len)
 				break;
-			if (header_value(line, len, "content-length", value, sizeof(value))) {
-				has_len = value[0] && parse_digits(value, 10, &clen) == strlen(value);
+			if (otlp_response_header_value(line, len, "content-length", value,
+						       sizeof(value))) {
+				has_len =
+				    value[0] && parse_digits(value, 10, &clen) == strlen(value);
 				if (!has_len)
 					return -EPROTO;
-			} else if (header_value(line, len, "transfer-encoding", value,
-						sizeof(value))) {
+			} else if (otlp_response_header_value(line, len, "transfer-encoding", value,
+							      sizeof(value))) {
 				chunked = strcasestr(value, "chunked") != NULL;
-			} else if (header_value(line, len, "connection", value, sizeof(value))) {
+			} else if (otlp_response_header_value(line, len, "connection", value,
+							      sizeof(value))) {
 				close = strcasestr(value, "close") ||
 					(close && !strcasestr(value, "keep-alive"));
 			}
@@ -689,19 +589,13 @@ static int read_response(struct otlp_http *h, struct otlp_response *resp, bool *
 	return err;
 }
 
-static void response_init(struct otlp_response *resp)
-{
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after_ms = -1;
-}
-
 int otlp_http_read_response(otlp_http_read_fn *read, void *ctx, struct otlp_response *resp,
 			    bool *keep)
 {
 	struct otlp_http *h = calloc(1, sizeof(*h));
 	int err;
 
-	response_init(resp);
+	otlp_response_init(resp);
 	*keep = false;
 	if (!h)
 		return -ENOMEM;
@@ -773,7 +667,7 @@ void otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len, uint64
 {
 	size_t zlen;
 
-	response_init(resp);
+	otlp_response_init(resp);
 	if (h->gzip) {
 		if (gzip_body(h, body, len, &zlen)) {
 			resp->err = -ENOMEM;

@@ -14,9 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
-#define OTLP_RESPONSE_MAX (64 * 1024) /* response bytes kept (partial success, errors) */
+#include "response.h"
 
 enum otlp_outcome {
 	OTLP_SENT = 0,
@@ -24,20 +23,10 @@ enum otlp_outcome {
 	OTLP_REJECTED, /* permanent for this body */
 };
 
-struct otlp_response {
-	long status;		/* HTTP status, 0 when none was received */
-	int err;		/* 0, or -errno of the transfer (see otlp_http_outcome) */
-	char error[256];	/* what failed when there is no status, else "" */
-	int64_t retry_after_ms; /* Retry-After, -1 when absent */
-	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
-	size_t body_len, body_cap;
-	bool protobuf; /* Content-Type: application/x-protobuf */
-};
-
 struct otlp_http;
 
 /*
- * url: where to POST. headers: "k=v,..." list (validated by config), may be "". gzip: compress.
+ * url: where to POST. headers: "k=v,..." list (validated by the caller), may be "". gzip: compress.
  * abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in progress; may be
  * NULL. An https url loads libcurl: call before other threads start. Returns NULL when out of
  * memory or when libcurl is needed and cannot be loaded (logged).
@@ -49,20 +38,10 @@ void otlp_http_free(struct otlp_http *h);
 /* One POST, at most timeout_ms long. Fills resp (release with otlp_response_free). */
 void otlp_http_post(struct otlp_http *h, const uint8_t *body, size_t len, uint64_t timeout_ms,
 		    struct otlp_response *resp);
-void otlp_response_free(struct otlp_response *resp);
 
 /* err -EINVAL (a url the transport cannot use) and -EPROTONOSUPPORT are permanent, any other
  * error is retried; then the status decides. */
 enum otlp_outcome otlp_http_outcome(const struct otlp_response *resp);
-
-/* A Retry-After value: delay-seconds or an HTTP date (relative to now). -1 when unreadable. */
-int64_t otlp_retry_after_ms(const char *value, time_t now);
-
-/* For the transports: notes a response header line ("Name: value", line end optional) that
- * matters (Retry-After, Content-Type) in r. */
-void otlp_response_header(struct otlp_response *r, const char *line, size_t len);
-/* Appends data to r->body, up to OTLP_RESPONSE_MAX bytes in all. */
-void otlp_response_body(struct otlp_response *r, const void *data, size_t len);
 
 /* A source of response bytes: puts up to cap of them in buf and returns how many, 0 at the end
  * of the connection, or -errno. */

@@ -22,23 +22,23 @@ bool otlp_sampler_ratio_keep(double ratio, const uint8_t trace_id[16])
 	return (x >> 1) < bound;
 }
 
-bool otlp_sampler_keep(enum sampler_kind kind, double ratio, const struct span *s)
+bool otlp_sampler_keep(enum otlp_sampler kind, double ratio, const struct span *s)
 {
 	bool has_parent = memcmp(s->parent_id, no_parent, sizeof(no_parent)) != 0;
 	bool parent_sampled = s->trace_flags & 1;
 
 	switch (kind) {
-	case SAMPLER_ALWAYS_ON:
+	case OTLP_SAMPLER_ALWAYS_ON:
 		return true;
-	case SAMPLER_ALWAYS_OFF:
+	case OTLP_SAMPLER_ALWAYS_OFF:
 		return false;
-	case SAMPLER_TRACEIDRATIO:
+	case OTLP_SAMPLER_TRACEIDRATIO:
 		return otlp_sampler_ratio_keep(ratio, s->trace_id);
-	case SAMPLER_PARENTBASED_ALWAYS_ON:
+	case OTLP_SAMPLER_PARENTBASED_ALWAYS_ON:
 		return has_parent ? parent_sampled : true;
-	case SAMPLER_PARENTBASED_ALWAYS_OFF:
+	case OTLP_SAMPLER_PARENTBASED_ALWAYS_OFF:
 		return has_parent ? parent_sampled : false;
-	case SAMPLER_PARENTBASED_TRACEIDRATIO:
+	case OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO:
 		return has_parent ? parent_sampled : otlp_sampler_ratio_keep(ratio, s->trace_id);
 	}
 	return true;

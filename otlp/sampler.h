@@ -9,11 +9,11 @@
 
 #include <stdbool.h>
 
-#include "agent/config.h"
 #include "core/span.h"
+#include "options.h"
 
 /* True when the span is to be exported. ratio: OTEL_TRACES_SAMPLER_ARG, 0..1. */
-bool otlp_sampler_keep(enum sampler_kind kind, double ratio, const struct span *s);
+bool otlp_sampler_keep(enum otlp_sampler kind, double ratio, const struct span *s);
 
 /* The traceidratio decision alone: the trace id's last 8 bytes, read as a big-endian number
  * and shifted right by one, fall below ratio * 2^63. */

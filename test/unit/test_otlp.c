@@ -17,6 +17,7 @@
 #include "check.h"
 #include "config.h"
 #include "encode.h"
+#include "export_config.h"
 #include "exporter.h"
 #include "http.h"
 #include "metrics.h"
@@ -751,26 +752,26 @@ static void test_sampler(void)
 
 	/* root span (no parent) */
 	trace_low(s.trace_id, UINT64_MAX); /* dropped by any ratio below 1 */
-	CHECK(otlp_sampler_keep(SAMPLER_ALWAYS_ON, 0, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_ALWAYS_OFF, 1, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 0.5, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 1.0, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_OFF, 1, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 0.5, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_ALWAYS_ON, 0, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_ALWAYS_OFF, 1, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_TRACEIDRATIO, 0.5, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_TRACEIDRATIO, 1.0, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_ALWAYS_OFF, 1, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO, 0.5, &s));
 	/* a sampled parent: parent-based samplers keep whatever the ratio says */
 	memcpy(s.parent_id, span_2, 8);
 	s.trace_flags = 1;
-	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_OFF, 0, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 0.0, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 0.5, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_ALWAYS_ON, 0, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_ALWAYS_OFF, 0, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO, 0.0, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_TRACEIDRATIO, 0.5, &s));
 	/* a parent that was not sampled */
 	s.trace_flags = 0;
-	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_ALWAYS_ON, 1, &s));
-	CHECK(!otlp_sampler_keep(SAMPLER_PARENTBASED_TRACEIDRATIO, 1.0, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_ALWAYS_ON, 0, &s));
-	CHECK(otlp_sampler_keep(SAMPLER_TRACEIDRATIO, 1.0, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_ALWAYS_ON, 1, &s));
+	CHECK(!otlp_sampler_keep(OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO, 1.0, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_ALWAYS_ON, 0, &s));
+	CHECK(otlp_sampler_keep(OTLP_SAMPLER_TRACEIDRATIO, 1.0, &s));
 }
 
 /* --- HTTP helpers ----------------------------------------------------------------------------- */
@@ -858,6 +859,7 @@ static void test_queue_overflow(void)
 			      NULL};
 	static char *argv[] = {"obi", NULL};
 	static struct obi_config cfg;
+	struct otlp_options opts;
 	struct otlp_exporter *ex;
 	struct otlp_exporter_stats st;
 	struct proc_info pi;
@@ -865,8 +867,9 @@ static void test_queue_overflow(void)
 	int i;
 
 	CHECK_INT(config_load(&cfg, 1, argv, env, stderr), 0);
+	export_config_otlp(&cfg, &opts);
 	/* not started: nothing drains the queue */
-	CHECK_INT(otlp_exporter_new(&cfg, &ex), 0);
+	CHECK_INT(otlp_exporter_new(&opts, &ex), 0);
 	if (!ex)
 		return;
 	proc(&pi, 100, "api", "python");
@@ -886,7 +889,8 @@ static void test_queue_overflow(void)
 	/* the sampler drops before the queue: counted as sampled out, not as dropped */
 	env[1] = "OTEL_TRACES_SAMPLER=always_off";
 	CHECK_INT(config_load(&cfg, 1, argv, env, stderr), 0);
-	CHECK_INT(otlp_exporter_new(&cfg, &ex), 0);
+	export_config_otlp(&cfg, &opts);
+	CHECK_INT(otlp_exporter_new(&opts, &ex), 0);
 	if (!ex)
 		return;
 	for (i = 0; i < 5; i++)

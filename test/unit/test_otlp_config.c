@@ -2,7 +2,8 @@
 /*
  * OTLP, batch, metric and sampler settings: defaults, per-signal resolution, precedence
  * (flags over environment, OBI's metrics interval over the standard one), header and resource
- * attribute lists, durations, and the one-line errors for bad values.
+ * attribute lists, durations, the one-line errors for bad values, and the exporter's options
+ * obi builds from them (export_config.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "export_config.h"
 #include "parse.h"
 #include "config_load.h"
 
@@ -245,6 +247,61 @@ static void test_sampler(void)
 	CHECK(cfg.sampler_ratio == 0.0);
 }
 
+/* Every setting the exporter uses reaches its options, per signal and with each sampler. */
+static void test_export_options(void)
+{
+	static const struct {
+		const char *name;
+		enum otlp_sampler kind;
+	} samplers[] = {
+	    {"parentbased_always_on", OTLP_SAMPLER_PARENTBASED_ALWAYS_ON},
+	    {"parentbased_always_off", OTLP_SAMPLER_PARENTBASED_ALWAYS_OFF},
+	    {"parentbased_traceidratio", OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO},
+	    {"always_on", OTLP_SAMPLER_ALWAYS_ON},
+	    {"always_off", OTLP_SAMPLER_ALWAYS_OFF},
+	    {"traceidratio", OTLP_SAMPLER_TRACEIDRATIO},
+	};
+	struct otlp_options o;
+	char env[128];
+	size_t i;
+
+	CHECK_INT(
+	    load(NO_ARGS,
+		 ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318",
+		     "OTEL_EXPORTER_OTLP_TRACES_HEADERS=k=v",
+		     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=gzip",
+		     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=700", "OTEL_RESOURCE_ATTRIBUTES=team=a",
+		     "OTEL_BSP_MAX_QUEUE_SIZE=100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=10",
+		     "OTEL_BSP_SCHEDULE_DELAY=200", "OTEL_METRIC_EXPORT_INTERVAL=1000",
+		     "OTEL_EBPF_METRICS_TTL=30s", "OTEL_TRACES_SAMPLER_ARG=0.25")),
+	    0);
+	export_config_otlp(&cfg, &o);
+	CHECK_STR(o.traces.url, "http://c:4318/v1/traces");
+	CHECK_STR(o.metrics.url, "http://c:4318/v1/metrics");
+	CHECK_STR(o.traces.headers, "k=v");
+	CHECK_STR(o.metrics.headers, "");
+	CHECK_INT(o.traces.compression, OTLP_COMPRESS_GZIP);
+	CHECK_INT(o.metrics.compression, OTLP_COMPRESS_NONE);
+	CHECK_INT(o.traces.timeout_ms, 10000);
+	CHECK_INT(o.metrics.timeout_ms, 700);
+	CHECK_STR(o.resource_attributes, "team=a");
+	CHECK_INT(o.max_queue_size, 100);
+	CHECK_INT(o.max_export_batch_size, 10);
+	CHECK_INT(o.schedule_delay_ms, 200);
+	CHECK_INT(o.metric_interval_ms, 1000);
+	CHECK_INT(o.metrics_ttl_ms, 30000);
+	CHECK_INT(o.sampler, OTLP_SAMPLER_PARENTBASED_ALWAYS_ON);
+	CHECK(o.sampler_ratio == 0.25);
+
+	for (i = 0; i < sizeof(samplers) / sizeof(samplers[0]); i++) {
+		snprintf(env, sizeof(env), "OTEL_TRACES_SAMPLER=%s", samplers[i].name);
+		CHECK_INT(load(NO_ARGS, ENV(env)), 0);
+		export_config_otlp(&cfg, &o);
+		CHECK_INT(o.sampler, samplers[i].kind);
+		CHECK_STR(o.traces.url, ""); /* nothing exported */
+	}
+}
+
 static void test_bad_values(void)
 {
 	static const struct {
@@ -386,6 +443,7 @@ int main(void)
 	test_durations();
 	test_kv_lists();
 	test_sampler();
+	test_export_options();
 	test_bad_values();
 	test_help();
 	return check_done("test_otlp_config");

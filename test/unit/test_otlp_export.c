@@ -24,6 +24,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "export_config.h"
 #include "exporter.h"
 #include "http.h"
 #include "metrics_service.pb-c.h"
@@ -383,9 +384,11 @@ static struct proc_info pi = {.pid = 4242,
 static struct otlp_exporter *exporter(const char *const *extra)
 {
 	struct otlp_exporter *ex = NULL;
+	struct otlp_options opts;
 
 	configure(extra);
-	CHECK_INT(otlp_exporter_new(&cfg, &ex), 0);
+	export_config_otlp(&cfg, &opts);
+	CHECK_INT(otlp_exporter_new(&opts, &ex), 0);
 	return ex;
 }
 

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A receiver's answer to one OTLP/HTTP POST, as both transports (http.c's own client, curl.c)
+ * fill it: status or transfer error, Retry-After, Content-Type and the first bytes of the body.
+ * What it means for the exporter (sent, retry, rejected) is http.h's otlp_http_outcome.
+ */
+#ifndef OBI_OTLP_RESPONSE_H
+#define OBI_OTLP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define OTLP_RESPONSE_MAX (64 * 1024) /* response bytes kept (partial success, errors) */
+
+struct otlp_response {
+	long status;		/* HTTP status, 0 when none was received */
+	int err;		/* 0, or -errno of the transfer (see otlp_http_outcome) */
+	char error[256];	/* what failed when there is no status, else "" */
+	int64_t retry_after_ms; /* Retry-After, -1 when absent */
+	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
+	size_t body_len, body_cap;
+	bool protobuf; /* Content-Type: application/x-protobuf */
+};
+
+/* Empties resp before a transfer: no status, no body, no Retry-After. */
+void otlp_response_init(struct otlp_response *resp);
+void otlp_response_free(struct otlp_response *resp);
+
+/* Notes a response header line ("Name: value", line end optional) that matters (Retry-After,
+ * Content-Type) in r. */
+void otlp_response_header(struct otlp_response *r, const char *line, size_t len);
+/* Appends data to r->body, up to OTLP_RESPONSE_MAX bytes in all. */
+void otlp_response_body(struct otlp_response *r, const void *data, size_t len);
+
+/* The value of a "Name: value" line when Name matches (any case), without its line end and
+ * surrounding spaces, written into out (truncated to size); NULL otherwise. */
+const char *otlp_response_header_value(const char *line, size_t len, const char *name, char *out,
+				       size_t size);
+
+/* A Retry-After value: delay-seconds or an HTTP date (relative to now). -1 when unreadable. */
+int64_t otlp_retry_after_ms(const char *value, time_t now);
+
+#endif /* OBI_OTLP_RESPONSE_H */
