@@ -379,13 +379,31 @@ static int finish(struct otlp_encoder *enc, const uint8_t **out, size_t *len)
 
 /* --- spans ------------------------------------------------------------------------------------ */
 
+/* A database span's name, its db.query.summary: "SELECT users", else the operation, else the
+ * system ("redis"). */
+static void db_span_name(const struct span *s, char *out, size_t size)
+{
+	if (!s->db_operation[0])
+		snprintf(out, size, "%s", span_db_system_name(s));
+	else if (s->db_collection[0])
+		snprintf(out, size, "%s %s", s->db_operation, s->db_collection);
+	else
+		snprintf(out, size, "%s", s->db_operation);
+}
+
 void otlp_span_name(const struct span *s, char *out, size_t size)
 {
-	const char *method = otlp_http_method(s->method);
-	size_t n = strlen(method), r = strnlen(s->route, sizeof(s->route));
+	const char *method;
+	size_t n, r;
 
 	if (!size)
 		return;
+	if (!span_is_http(s)) {
+		db_span_name(s, out, size);
+		return;
+	}
+	method = otlp_http_method(s->method);
+	n = strlen(method), r = strnlen(s->route, sizeof(s->route));
 	if (method[0] == '_')
 		method = "HTTP", n = 4, r = 0;
 	n = n < size - 1 ? n : size - 1;
@@ -402,9 +420,42 @@ void otlp_span_name(const struct span *s, char *out, size_t size)
 
 bool otlp_span_is_error(const struct span *s)
 {
+	if (!span_is_http(s))
+		return s->error;	/* as the database protocol's parser judged it */
 	if (s->status == 0)
 		return true;
 	return s->kind == SPAN_CLIENT ? s->status >= 400 : s->status >= 500;
+}
+
+/* A database span's attributes, as the semantic conventions for database calls name them. */
+static void put_db_span_attrs(struct pb_buf *b, const struct span *s)
+{
+	char peer[64];
+
+	attr_str(b, F_SPAN_ATTRS, "db.system.name", span_db_system_name(s), SIZE_MAX);
+	if (s->db_operation[0])
+		attr_str(b, F_SPAN_ATTRS, "db.operation.name", s->db_operation,
+			 sizeof(s->db_operation));
+	if (s->db_collection[0])
+		attr_str(b, F_SPAN_ATTRS, "db.collection.name", s->db_collection,
+			 sizeof(s->db_collection));
+	if (s->db_namespace[0])
+		attr_str(b, F_SPAN_ATTRS, "db.namespace", s->db_namespace, sizeof(s->db_namespace));
+	if (s->db_query[0])
+		attr_str(b, F_SPAN_ATTRS, "db.query.text", s->db_query, sizeof(s->db_query));
+	if (s->db_status[0])
+		attr_str(b, F_SPAN_ATTRS, "db.response.status_code", s->db_status,
+			 sizeof(s->db_status));
+	if (s->error)
+		attr_str(b, F_SPAN_ATTRS, "error.type", s->db_status[0] ? s->db_status : "_OTHER",
+			 sizeof(s->db_status));
+	otlp_addr_str(s->kind == SPAN_CLIENT ? &s->remote : &s->local, peer, sizeof(peer));
+	attr_str(b, F_SPAN_ATTRS, "server.address", peer, sizeof(peer));
+	attr_int(b, F_SPAN_ATTRS, "server.port",
+		 s->kind == SPAN_CLIENT ? s->remote.port : s->local.port);
+	otlp_addr_str(&s->remote, peer, sizeof(peer));
+	attr_str(b, F_SPAN_ATTRS, "network.peer.address", peer, sizeof(peer));
+	attr_int(b, F_SPAN_ATTRS, "network.peer.port", s->remote.port);
 }
 
 static void put_span_attrs(struct pb_buf *b, const struct span *s, const char *method)
@@ -440,9 +491,8 @@ static void put_span_attrs(struct pb_buf *b, const struct span *s, const char *m
 static void put_span(struct pb_buf *b, const struct span *s)
 {
 	static const uint8_t no_parent[8];
-	const char *method = otlp_http_method(s->method);
 	size_t mark = pb_begin(b, F_SCOPE_ITEMS, HINT_SPAN), status;
-	char name[sizeof(s->method) + sizeof(s->route) + 2];
+	char name[sizeof(s->db_operation) + sizeof(s->route) + 2];
 
 	pb_bytes(b, F_SPAN_TRACE_ID, s->trace_id, sizeof(s->trace_id));
 	pb_bytes(b, F_SPAN_SPAN_ID, s->span_id, sizeof(s->span_id));
@@ -453,7 +503,10 @@ static void put_span(struct pb_buf *b, const struct span *s)
 	pb_uint(b, F_SPAN_KIND, s->kind == SPAN_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
 	pb_fixed64(b, F_SPAN_START, s->start_ns);
 	pb_fixed64(b, F_SPAN_END, s->end_ns > s->start_ns ? s->end_ns : s->start_ns);
-	put_span_attrs(b, s, method);
+	if (span_is_http(s))
+		put_span_attrs(b, s, otlp_http_method(s->method));
+	else
+		put_db_span_attrs(b, s);
 	/* always present, empty for UNSET, as other SDKs send it */
 	status = pb_begin(b, F_SPAN_STATUS, 2);
 	if (otlp_span_is_error(s))
@@ -502,23 +555,26 @@ int otlp_encode_traces(struct otlp_encoder *enc, const struct otlp_span_ref *spa
 
 struct metric_def {
 	enum span_kind kind;
+	enum otlp_family family;
 	enum otlp_hist_id hist;
 	const char *name, *unit, *description;
 };
 
 static const struct metric_def metric_defs[] = {
-    {SPAN_SERVER, OTLP_HIST_DURATION, "http.server.request.duration", "s",
+    {SPAN_SERVER, OTLP_FAMILY_HTTP, OTLP_HIST_DURATION, "http.server.request.duration", "s",
      "Duration of HTTP server requests."},
-    {SPAN_SERVER, OTLP_HIST_REQ_SIZE, "http.server.request.body.size", "By",
+    {SPAN_SERVER, OTLP_FAMILY_HTTP, OTLP_HIST_REQ_SIZE, "http.server.request.body.size", "By",
      "Size of HTTP server request bodies."},
-    {SPAN_SERVER, OTLP_HIST_RESP_SIZE, "http.server.response.body.size", "By",
+    {SPAN_SERVER, OTLP_FAMILY_HTTP, OTLP_HIST_RESP_SIZE, "http.server.response.body.size", "By",
      "Size of HTTP server response bodies."},
-    {SPAN_CLIENT, OTLP_HIST_DURATION, "http.client.request.duration", "s",
+    {SPAN_CLIENT, OTLP_FAMILY_HTTP, OTLP_HIST_DURATION, "http.client.request.duration", "s",
      "Duration of HTTP client requests."},
-    {SPAN_CLIENT, OTLP_HIST_REQ_SIZE, "http.client.request.body.size", "By",
+    {SPAN_CLIENT, OTLP_FAMILY_HTTP, OTLP_HIST_REQ_SIZE, "http.client.request.body.size", "By",
      "Size of HTTP client request bodies."},
-    {SPAN_CLIENT, OTLP_HIST_RESP_SIZE, "http.client.response.body.size", "By",
+    {SPAN_CLIENT, OTLP_FAMILY_HTTP, OTLP_HIST_RESP_SIZE, "http.client.response.body.size", "By",
      "Size of HTTP client response bodies."},
+    {SPAN_CLIENT, OTLP_FAMILY_DB, OTLP_HIST_DURATION, "db.client.operation.duration", "s",
+     "Duration of database client operations."},
 };
 
 #define N_METRICS (sizeof(metric_defs) / sizeof(metric_defs[0]))
@@ -540,19 +596,45 @@ static void put_packed64(struct pb_buf *b, uint32_t field, const void *values, s
 	}
 }
 
-static void put_point(struct pb_buf *b, const struct otlp_series *se, enum otlp_hist_id id,
-		      uint64_t now)
+static void put_http_point_attrs(struct pb_buf *b, const struct otlp_series *se)
 {
-	const struct otlp_hist *h = &se->h[id];
-	size_t mark = pb_begin(b, F_HIST_POINTS, HINT_POINT);
-	size_t n_bounds = id == OTLP_HIST_DURATION ? OTLP_DURATION_BOUNDS : OTLP_SIZE_BOUNDS;
-
 	attr_str(b, F_POINT_ATTRS, "http.request.method", se->method, sizeof(se->method));
 	if (se->status)
 		attr_int(b, F_POINT_ATTRS, "http.response.status_code", se->status);
 	if (se->route[0])
 		attr_str(b, F_POINT_ATTRS, "http.route", se->route, sizeof(se->route));
 	attr_str(b, F_POINT_ATTRS, "url.scheme", "http", SIZE_MAX);
+}
+
+static void put_db_point_attrs(struct pb_buf *b, const struct otlp_series *se)
+{
+	struct span sys = { .db_system = se->db_system };
+
+	attr_str(b, F_POINT_ATTRS, "db.system.name", span_db_system_name(&sys), SIZE_MAX);
+	if (se->method[0])
+		attr_str(b, F_POINT_ATTRS, "db.operation.name", se->method, sizeof(se->method));
+	if (se->route[0])
+		attr_str(b, F_POINT_ATTRS, "db.collection.name", se->route, sizeof(se->route));
+	if (se->error_type[0])
+		attr_str(b, F_POINT_ATTRS, "error.type", se->error_type, sizeof(se->error_type));
+}
+
+static void put_point(struct pb_buf *b, const struct otlp_series *se, enum otlp_hist_id id,
+		      uint64_t now)
+{
+	const struct otlp_hist *h = &se->h[id];
+	size_t mark = pb_begin(b, F_HIST_POINTS, HINT_POINT);
+	const double *bounds = id != OTLP_HIST_DURATION ? otlp_size_bounds
+			       : se->family == OTLP_FAMILY_DB ? otlp_db_duration_bounds
+							       : otlp_duration_bounds;
+	size_t n_bounds = id != OTLP_HIST_DURATION ? OTLP_SIZE_BOUNDS
+			  : se->family == OTLP_FAMILY_DB ? OTLP_DB_DURATION_BOUNDS
+							  : OTLP_DURATION_BOUNDS;
+
+	if (se->family == OTLP_FAMILY_DB)
+		put_db_point_attrs(b, se);
+	else
+		put_http_point_attrs(b, se);
 	if (se->kind == SPAN_CLIENT) {
 		attr_str(b, F_POINT_ATTRS, "server.address", se->server_address,
 			 sizeof(se->server_address));
@@ -563,11 +645,16 @@ static void put_point(struct pb_buf *b, const struct otlp_series *se, enum otlp_
 	pb_fixed64(b, F_POINT_COUNT, h->count);
 	pb_double(b, F_POINT_SUM, h->sum);
 	put_packed64(b, F_POINT_BUCKETS, h->buckets, n_bounds + 1);
-	put_packed64(b, F_POINT_BOUNDS,
-		     id == OTLP_HIST_DURATION ? otlp_duration_bounds : otlp_size_bounds, n_bounds);
+	put_packed64(b, F_POINT_BOUNDS, bounds, n_bounds);
 	pb_double(b, F_POINT_MIN, h->min);
 	pb_double(b, F_POINT_MAX, h->max);
 	pb_end(b, mark);
+}
+
+static bool series_of(const struct otlp_series *se, uint16_t slot, size_t r,
+		      const struct metric_def *def)
+{
+	return slot == r && se->kind == def->kind && se->family == def->family;
 }
 
 /* The metrics of one resource (index r): one Metric per definition that has points. */
@@ -580,7 +667,7 @@ static void put_scope_metrics(struct pb_buf *b, const uint16_t *slot, size_t r,
 	for (d = 0; d < N_METRICS; d++) {
 		const struct metric_def *def = &metric_defs[d];
 
-		for (i = 0; i < n && (slot[i] != r || series[i].kind != def->kind); i++)
+		for (i = 0; i < n && !series_of(&series[i], slot[i], r, def); i++)
 			;
 		if (i == n)
 			continue;
@@ -590,7 +677,7 @@ static void put_scope_metrics(struct pb_buf *b, const uint16_t *slot, size_t r,
 		pb_str(b, F_METRIC_UNIT, def->unit);
 		h = pb_begin(b, F_METRIC_HISTOGRAM, HINT_METRIC);
 		for (; i < n; i++)
-			if (slot[i] == r && series[i].kind == def->kind)
+			if (series_of(&series[i], slot[i], r, def))
 				put_point(b, &series[i], def->hist, now);
 		pb_uint(b, F_HIST_TEMPORALITY, CUMULATIVE);
 		pb_end(b, h);

@@ -18,6 +18,11 @@ const double otlp_size_bounds[OTLP_SIZE_BOUNDS] = {
     0, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
 };
 
+/* ... and for database client operation durations. */
+const double otlp_db_duration_bounds[OTLP_DB_DURATION_BOUNDS] = {
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10,
+};
+
 struct otlp_metrics {
 	struct otlp_series *table[BUCKETS];
 	size_t n, max;
@@ -153,38 +158,62 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
+/* The attributes of an HTTP span's series. */
+static void http_key(struct otlp_series *k, const struct span *s)
+{
+	k->family = OTLP_FAMILY_HTTP;
+	str_copy(k->method, sizeof(k->method), otlp_http_method(s->method));
+	str_copy(k->route, sizeof(k->route), s->route);
+	k->status = s->status;
+	if (s->kind == SPAN_CLIENT)
+		otlp_server_address(s, &s->remote, k->server_address, sizeof(k->server_address));
+}
+
+/* ... and of a database client span's. */
+static void db_key(struct otlp_series *k, const struct span *s)
+{
+	k->family = OTLP_FAMILY_DB;
+	k->db_system = s->db_system;
+	str_copy(k->method, sizeof(k->method), s->db_operation);
+	str_copy(k->route, sizeof(s->db_collection), s->db_collection);	/* the smaller */
+	if (s->error)
+		str_copy(k->error_type, sizeof(k->error_type),
+			 s->db_status[0] ? s->db_status : "_OTHER");
+	otlp_addr_str(&s->remote, k->server_address, sizeof(k->server_address));
+}
+
 /* The series key of a span: everything but the histograms, which stay unset. */
 static void series_key(struct otlp_series *k, const struct span *s, struct otlp_resource *res)
 {
-	size_t method_len, route_len, addr_len = 0;
-
 	k->res = res;
 	k->kind = s->kind;
-	method_len = str_copy(k->method, sizeof(k->method), otlp_http_method(s->method));
-	route_len = str_copy(k->route, sizeof(k->route), s->route);
-	k->status = s->status;
-	k->server_address[0] = '\0';
-	k->server_port = 0;
-	if (s->kind == SPAN_CLIENT) {
-		otlp_server_address(s, &s->remote, k->server_address, sizeof(k->server_address));
-		k->server_port = s->remote.port;
-		addr_len = strlen(k->server_address);
-	}
+	k->db_system = 0;
+	k->status = 0;
+	k->error_type[0] = k->server_address[0] = '\0';
+	k->server_port = s->kind == SPAN_CLIENT ? s->remote.port : 0;
+	if (span_is_http(s))
+		http_key(k, s);
+	else
+		db_key(k, s);
 	k->hash = fnv(14695981039346656037ULL, &res, sizeof(res));
 	k->hash = fnv(k->hash, &k->kind, sizeof(k->kind));
-	k->hash = fnv(k->hash, k->method, method_len);
-	k->hash = fnv(k->hash, k->route, route_len + 1);
-	k->hash = fnv(k->hash, k->server_address, addr_len + 1);
+	k->hash = fnv(k->hash, &k->family, sizeof(k->family));
+	k->hash = fnv(k->hash, k->method, strlen(k->method));
+	k->hash = fnv(k->hash, k->route, strlen(k->route) + 1);
+	k->hash = fnv(k->hash, k->server_address, strlen(k->server_address) + 1);
 	k->hash = fnv(k->hash, &k->server_port, sizeof(k->server_port));
 	k->hash = fnv(k->hash, &k->status, sizeof(k->status));
+	k->hash = fnv(k->hash, k->error_type, strlen(k->error_type));
 }
 
 static bool same_key(const struct otlp_series *a, const struct otlp_series *b)
 {
 	return a->hash == b->hash && a->res == b->res && a->kind == b->kind &&
+	       a->family == b->family && a->db_system == b->db_system &&
 	       a->status == b->status && a->server_port == b->server_port &&
 	       !strcmp(a->method, b->method) && !strcmp(a->route, b->route) &&
-	       !strcmp(a->server_address, b->server_address);
+	       !strcmp(a->server_address, b->server_address) &&
+	       !strcmp(a->error_type, b->error_type);
 }
 
 static void hist_add(struct otlp_hist *h, const double *bounds, size_t n, double v)
@@ -202,8 +231,11 @@ void otlp_metrics_record(struct otlp_metrics *m, const struct span *s, struct ot
 {
 	struct otlp_series key, *se;
 	uint64_t end = s->end_ns > s->start_ns ? s->end_ns : s->start_ns;
+	double seconds = (double)(end - s->start_ns) / 1e9;
 	size_t b;
 
+	if (!span_is_http(s) && s->kind != SPAN_CLIENT)
+		return;
 	series_key(&key, s, res);
 	b = key.hash % BUCKETS;
 	for (se = m->table[b]; se && !same_key(se, &key); se = se->next)
@@ -221,8 +253,12 @@ void otlp_metrics_record(struct otlp_metrics *m, const struct span *s, struct ot
 		m->table[b] = se;
 		m->n++;
 	}
-	hist_add(&se->h[OTLP_HIST_DURATION], otlp_duration_bounds, OTLP_DURATION_BOUNDS,
-		 (double)(end - s->start_ns) / 1e9);
+	if (se->family == OTLP_FAMILY_DB) {
+		hist_add(&se->h[OTLP_HIST_DURATION], otlp_db_duration_bounds,
+			 OTLP_DB_DURATION_BOUNDS, seconds);
+		return;
+	}
+	hist_add(&se->h[OTLP_HIST_DURATION], otlp_duration_bounds, OTLP_DURATION_BOUNDS, seconds);
 	hist_add(&se->h[OTLP_HIST_REQ_SIZE], otlp_size_bounds, OTLP_SIZE_BOUNDS,
 		 (double)s->req_body_size);
 	hist_add(&se->h[OTLP_HIST_RESP_SIZE], otlp_size_bounds, OTLP_SIZE_BOUNDS,

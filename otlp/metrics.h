@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HTTP RED metrics as OpenTelemetry explicit-bucket histograms with cumulative temporality.
- * One series per process (resource), span kind and attribute set (method, status, route, and
- * the server address and port for clients) holds three histograms: request duration, request
- * body size and response body size. The number of series is capped: what would exceed the cap
+ * RED metrics as OpenTelemetry explicit-bucket histograms with cumulative temporality.
+ * HTTP: one series per process (resource), span kind and attribute set (method, status, route,
+ * and the server address and port for clients) holds three histograms: request duration,
+ * request body size and response body size. Databases: one series per process and client
+ * attribute set (system, operation, collection, error type, server address and port) holds
+ * the operation duration. The number of series is capped: what would exceed the cap
  * is dropped and counted. Not thread-safe: the exporter calls it under its lock.
  */
 #ifndef OBI_OTLP_METRICS_H
@@ -16,12 +18,20 @@
 #include "core/span.h"
 
 #define OTLP_DURATION_BOUNDS	15 /* seconds */
+#define OTLP_DB_DURATION_BOUNDS 9 /* seconds */
 #define OTLP_SIZE_BOUNDS	10 /* bytes */
 #define OTLP_MAX_BUCKETS	(OTLP_DURATION_BOUNDS + 1)
 #define OTLP_METRICS_MAX_SERIES 4096
 
 extern const double otlp_duration_bounds[OTLP_DURATION_BOUNDS];
 extern const double otlp_size_bounds[OTLP_SIZE_BOUNDS];
+extern const double otlp_db_duration_bounds[OTLP_DB_DURATION_BOUNDS];
+
+/* Which metrics a series belongs to. */
+enum otlp_family {
+	OTLP_FAMILY_HTTP = 0,	/* http.{server,client}.* */
+	OTLP_FAMILY_DB,		/* db.client.operation.duration */
+};
 
 enum otlp_hist_id {
 	OTLP_HIST_DURATION = 0, /* http.{server,client}.request.duration, s */
@@ -41,8 +51,11 @@ struct otlp_series {
 	struct otlp_resource *res; /* holds a reference */
 	uint64_t hash;
 	enum span_kind kind;
-	char method[16];	  /* http.request.method, normalized ("_OTHER") */
-	char route[256];	  /* http.route, "" when unknown */
+	enum otlp_family family;
+	uint8_t db_system;	  /* enum span_db_system (database series) */
+	char method[32];	  /* http.request.method, normalized ("_OTHER"); db.operation.name */
+	char route[256];	  /* http.route, db.collection.name; "" when unknown */
+	char error_type[16];	  /* database series: error.type, "" when none */
 	char server_address[128]; /* clients only */
 	uint16_t server_port;	  /* clients only */
 	uint16_t status;	  /* http.response.status_code, 0: none */
@@ -56,7 +69,8 @@ struct otlp_metrics *otlp_metrics_new(size_t max_series);
 /* Frees every series and drops their resource references. */
 void otlp_metrics_free(struct otlp_metrics *m);
 
-/* Records one finished span of the process `res` (a reference is taken for a new series). */
+/* Records one finished span of the process `res` (a reference is taken for a new series).
+ * Database server spans have no metric in the semantic conventions and are not recorded. */
 void otlp_metrics_record(struct otlp_metrics *m, const struct span *s, struct otlp_resource *res);
 
 /* Copies every series into a new array (resource references taken); *n: how many. Release

@@ -903,6 +903,127 @@ static void test_queue_overflow(void)
 	otlp_exporter_stop(ex);
 }
 
+/* A Redis client span: SELECT-style namespace, the query with its arguments hidden, an error
+ * reply; as a span and as db.client.operation.duration, with the database buckets. */
+static void redis_span(struct span *s, bool error)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = SPAN_CLIENT;
+	s->proto = SPAN_REDIS;
+	s->db_system = SPAN_DB_REDIS;
+	s->start_ns = T0;
+	s->handler_ns = T0 + 1000;
+	s->end_ns = T0 + 2 * MS;
+	strcpy(s->db_operation, "LPUSH");
+	strcpy(s->db_namespace, "3");
+	strcpy(s->db_query, "LPUSH ? ?");
+	if (error) {
+		s->error = true;
+		s->status = 1;
+		strcpy(s->db_status, "WRONGTYPE");
+	}
+	set_addr(&s->local, "10.0.0.1", 50000);
+	set_addr(&s->remote, "10.0.0.7", 6379);
+	s->pid = 100;
+	memcpy(s->trace_id, trace_a, 16);
+	memcpy(s->span_id, span_2, 8);
+}
+
+static void test_encode_db(void)
+{
+	struct otlp_encoder *enc = test_encoder();
+	struct otlp_metrics *m = otlp_metrics_new(100);
+	struct otlp_resource *ra;
+	struct otlp_series *snap;
+	struct otlp_span_ref ref;
+	struct proc_info pa;
+	pb_trace_req *req;
+	pb_metrics_req *mreq = NULL;
+	const pb_metric *met;
+	const uint8_t *buf;
+	struct span s, ok;
+	size_t len, n;
+	pb_span *sp;
+
+	proc(&pa, 100, "api", "python");
+	ra = otlp_resource_new(&pa);
+	redis_span(&s, true);
+	ref = (struct otlp_span_ref){ &s, ra };
+	CHECK_INT(otlp_encode_traces(enc, &ref, 1, &buf, &len), 0);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, buf);
+	CHECK(req != NULL);
+	if (!req)
+		goto out;
+	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+	CHECK_STR(sp->name, "LPUSH");
+	CHECK_INT(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
+	check_str_attr(sp->attributes, sp->n_attributes, "db.system.name", "redis", __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "db.operation.name", "LPUSH", __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "db.namespace", "3", __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "db.query.text", "LPUSH ? ?", __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "db.response.status_code", "WRONGTYPE",
+		       __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "error.type", "WRONGTYPE", __LINE__);
+	check_str_attr(sp->attributes, sp->n_attributes, "server.address", "10.0.0.7", __LINE__);
+	check_int_attr(sp->attributes, sp->n_attributes, "server.port", 6379, __LINE__);
+	CHECK(find_kv(sp->attributes, sp->n_attributes, "url.path") == NULL);
+	CHECK(find_kv(sp->attributes, sp->n_attributes, "db.collection.name") == NULL);
+	CHECK_INT(sp->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+
+	/* two operations, one failed: two series of db.client.operation.duration; a server span
+	 * of the database records nothing */
+	redis_span(&ok, false);
+	otlp_metrics_record(m, &ok, ra);
+	otlp_metrics_record(m, &ok, ra);
+	otlp_metrics_record(m, &s, ra);
+	ok.kind = SPAN_SERVER;
+	otlp_metrics_record(m, &ok, ra);
+	CHECK_INT(otlp_metrics_series(m), 2);
+	CHECK_INT(otlp_metrics_snapshot(m, &snap, &n), 0);
+	CHECK_INT(otlp_encode_metrics(enc, snap, n, T0 + 1000 * MS, &buf, &len), 0);
+	otlp_metrics_snapshot_free(snap, n);
+	mreq = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+	    NULL, len, buf);
+	CHECK(mreq != NULL);
+	if (!mreq)
+		goto out;
+	met = find_metric(mreq->resource_metrics[0]->scope_metrics[0], "db.client.operation.duration");
+	CHECK(met != NULL);
+	CHECK(find_metric(mreq->resource_metrics[0]->scope_metrics[0],
+			  "http.client.request.duration") == NULL);
+	if (met) {
+		static const uint64_t want[10] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+		const pb_point *p0 = met->histogram->data_points[0];
+		const pb_point *p1 = met->histogram->data_points[1];
+		const pb_point *failed = find_kv(p0->attributes, p0->n_attributes, "error.type") ? p0 : p1;
+		const pb_point *fine = failed == p0 ? p1 : p0;
+
+		CHECK_STR(met->unit, "s");
+		CHECK_INT(met->histogram->n_data_points, 2);
+		CHECK_INT(fine->count, 2);
+		CHECK_INT(failed->count, 1);
+		CHECK_INT(fine->n_explicit_bounds, 9);
+		check_point_buckets(failed, want, 10, __LINE__);	/* 2 ms: (0.001, 0.005] */
+		check_str_attr(failed->attributes, failed->n_attributes, "error.type", "WRONGTYPE",
+			       __LINE__);
+		check_str_attr(fine->attributes, fine->n_attributes, "db.system.name", "redis",
+			       __LINE__);
+		check_str_attr(fine->attributes, fine->n_attributes, "db.operation.name", "LPUSH",
+			       __LINE__);
+		check_int_attr(fine->attributes, fine->n_attributes, "server.port", 6379, __LINE__);
+	}
+out:
+	if (mreq)
+		opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		    mreq, NULL);
+	otlp_metrics_free(m);
+	otlp_resource_put(ra);
+	otlp_encoder_free(enc);
+}
+
 int main(void)
 {
 	test_encode_traces();
@@ -916,5 +1037,6 @@ int main(void)
 	test_retry_after_and_outcome();
 	test_decode_response();
 	test_queue_overflow();
+	test_encode_db();
 	return check_done("test_otlp");
 }
