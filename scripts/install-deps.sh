@@ -15,8 +15,9 @@ packages=(
 	docker-compose
 	# fuzzing (libFuzzer runtime for clang 14)
 	libclang-rt-14-dev
-	# integration tests: real servers and clients
-	curl python3 nginx-light haproxy wrk iproute2 procps
+	# integration tests: real servers and clients (python3-redis is redis-py, for Debian's
+	# /usr/bin/python3)
+	curl python3 nginx-light haproxy wrk iproute2 procps redis-server python3-redis
 )
 
 missing=()
