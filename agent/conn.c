@@ -16,6 +16,7 @@
 static const struct protocol *const protocols[] = {
 	&proto_http1,
 	&proto_redis,
+	&proto_postgres,
 };
 
 struct conn {

@@ -28,6 +28,7 @@ struct conn_stats {
 	uint64_t pipeline_overflow;	/* requests dropped: too many waiting on one connection */
 	uint64_t conns_dropped;		/* connections not tracked: table full */
 	uint64_t bad_traceparent;	/* incoming traceparent headers that were invalid */
+	uint64_t db_unknown_statements;	/* executions of statements prepared before obi */
 	uint64_t lost_sync;		/* times a parser lost a connection's message boundaries
 					 * (bytes not captured); it resumes at the next one */
 	uint64_t conns;			/* connections tracked now */

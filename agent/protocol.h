@@ -101,5 +101,6 @@ void proto_emit(struct proto_env *env, struct span *s, bool answered);
 /* The protocols obi parses (protocols/<name>.c). */
 extern const struct protocol proto_http1;
 extern const struct protocol proto_redis;
+extern const struct protocol proto_postgres;
 
 #endif /* OBI_PROTOCOL_H */
