@@ -157,10 +157,18 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 static void series_key(struct otlp_series *k, const struct span *s, struct otlp_resource *res)
 {
 	size_t method_len, route_len, addr_len = 0;
+	const char *method;
 
 	k->res = res;
 	k->kind = s->kind;
-	method_len = str_copy(k->method, sizeof(k->method), otlp_http_method(s->method));
+	/* one of otlp_http_method's literals, ended where it ends: str_copy's strnlen bound
+	 * (sizeof(k->method) - 1) is longer than the literal, an over-read gcc refuses */
+	method = otlp_http_method(s->method);
+	method_len = strlen(method);
+	if (method_len >= sizeof(k->method))
+		method_len = sizeof(k->method) - 1;
+	memcpy(k->method, method, method_len);
+	k->method[method_len] = '\0';
 	route_len = str_copy(k->route, sizeof(k->route), s->route);
 	k->status = s->status;
 	k->server_address[0] = '\0';
