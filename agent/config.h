@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * obi's settings. One table in config.c drives environment parsing, the YAML file, command-line
+ * obi's settings. One table (settings.c) drives environment parsing, the YAML file, command-line
  * flags, validation, --help, --help-markdown and --print-config.
  * Precedence: defaults < YAML file < environment < flags.
  */
@@ -166,31 +166,10 @@ void config_print_markdown(FILE *out);
  * are shown as "***". */
 void config_print_yaml(const struct obi_config *cfg, FILE *out);
 
-/* --- for yaml_config.c: the settings table seen through YAML paths ("a.b.c") ------------- */
-
-enum config_yaml_kind {
-	CONFIG_YAML_NONE = 0,		/* no setting has this path */
-	CONFIG_YAML_SETTING,		/* a setting takes a scalar here */
-	CONFIG_YAML_LIST_SETTING,	/* a setting takes a scalar or a list of scalars here */
-	CONFIG_YAML_SECTION,		/* a mapping holding settings */
-};
-enum config_yaml_kind config_yaml_kind(const char *path);
-
-/* Applies a scalar to the setting at `path`, given at file:line. Returns 0 or -EINVAL (one line
- * naming file, line, key and the accepted form written to err). */
-int config_yaml_set(struct obi_config *cfg, const char *path, const char *value, const char *file,
-		    unsigned line, FILE *err);
-
-/* The accepted form of the setting at `path`, for error lines; NULL if none. */
-const char *config_yaml_expected(const char *path);
+/* --- discovery entries from scalars, for yaml_config.c (settings_yaml.c) -------------------- */
 
 /* The accepted form of a discovery entry key; NULL for a key obi does not know. */
 const char *config_selector_expected(const char *key);
-
-/* The i-th YAML path of the table, or discovery entry key, or NULL past the last (for "did you
- * mean"). */
-const char *config_yaml_path_at(size_t i);
-const char *config_selector_key_at(size_t i);
 
 /* Sets one key of a discovery entry from a scalar ("open_ports", "exe_path", "target_pids",
  * "target_pid_namespaces", "containers_only", "name"). Returns 0, -ENOENT for a key obi does

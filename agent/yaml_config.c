@@ -3,7 +3,7 @@
  * The YAML configuration file. libyaml loads the document (anchors and aliases resolved); the
  * walk below knows only the shape: mappings are sections, scalars are values handed to the
  * settings table by their dotted path, and discovery's lists become selector entries. What a
- * value means, and its error message, is config.c's business.
+ * value means, and its error message, is the settings table's business (settings_yaml.c).
  */
 #include "yaml_config.h"
 
@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "settings.h"
 
 #define FILE_MAX (1 << 20)	/* a configuration file larger than this is a mistake */
 #define PATH_LEN 256		/* longest dotted key path we build */
@@ -219,7 +221,7 @@ static void suggest(const char *prefix, const char *key, char *best)
 	const char *p;
 
 	best[0] = '\0';
-	for (i = 0; (p = config_yaml_path_at(i)); i++) {
+	for (i = 0; (p = settings_yaml_path_at(i)); i++) {
 		/* the path cut to the level of prefix + one part */
 		const char *dot;
 		size_t len;
@@ -261,7 +263,7 @@ static void warn_unknown_entry_key(struct walk *w, const yaml_node_t *k, const c
 	size_t best_d = 99, i;
 	const char *c;
 
-	for (i = 0; (c = config_selector_key_at(i)); i++)
+	for (i = 0; (c = settings_yaml_entry_key_at(i)); i++)
 		consider("", c, key, near, &best_d);
 	for (i = 0; i < N(entry_k8s); i++)
 		consider("", entry_k8s[i], key, near, &best_d);
@@ -468,23 +470,23 @@ static int walk_pair(struct walk *w, const yaml_node_t *k, const yaml_node_t *v,
 {
 	static char value[VALUE_MAX];
 	char path[PATH_LEN];
-	enum config_yaml_kind kind;
+	enum setting_yaml_kind kind;
 	int ret;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", prefix, key) >= sizeof(path))
 		return bad(w, k, "key \"%.40s...\" is too long", path);
 	if (!prefix[0] && !strcmp(key, "discovery"))
 		return walk_discovery(w, v);
-	kind = config_yaml_kind(path);
+	kind = settings_yaml_kind(path);
 	switch (kind) {
-	case CONFIG_YAML_SETTING:
-	case CONFIG_YAML_LIST_SETTING:
-		ret = value_text(w, v, kind == CONFIG_YAML_LIST_SETTING, path,
-				 config_yaml_expected(path), value, sizeof(value));
+	case SETTING_YAML_SETTING:
+	case SETTING_YAML_LIST_SETTING:
+		ret = value_text(w, v, kind == SETTING_YAML_LIST_SETTING, path,
+				 settings_yaml_expected(path), value, sizeof(value));
 		if (ret)
 			return ret < 0 ? ret : 0;
-		return config_yaml_set(w->cfg, path, value, w->file, line_of(v), w->err);
-	case CONFIG_YAML_SECTION:
+		return settings_yaml_set(w->cfg, path, value, w->file, line_of(v), w->err);
+	case SETTING_YAML_SECTION:
 		if (is_null(v))
 			return 0;
 		if (v->type != YAML_MAPPING_NODE)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The YAML configuration file (OTEL_EBPF_CONFIG_PATH, --config), with OBI's keys: walks the
- * document with libyaml and hands every scalar to the settings table (config.c), and the
+ * document with libyaml and hands every scalar to the settings table (settings_yaml.c), and the
  * discovery lists to struct selector_list. Unknown keys and OBI keys obi does not support are
  * warnings; bad values, wrong shapes and syntax errors name the file, line and key.
  */

@@ -161,8 +161,16 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 /* The attributes of an HTTP span's series. */
 static void http_key(struct otlp_series *k, const struct span *s)
 {
+	/* one of otlp_http_method's literals, ended where it ends: str_copy's strnlen bound
+	 * (sizeof(k->method) - 1) is longer than the literal, an over-read gcc refuses */
+	const char *method = otlp_http_method(s->method);
+	size_t method_len = strlen(method);
+
 	k->family = OTLP_FAMILY_HTTP;
-	str_copy(k->method, sizeof(k->method), otlp_http_method(s->method));
+	if (method_len >= sizeof(k->method))
+		method_len = sizeof(k->method) - 1;
+	memcpy(k->method, method, method_len);
+	k->method[method_len] = '\0';
 	str_copy(k->route, sizeof(k->route), s->route);
 	k->status = s->status;
 	if (s->kind == SPAN_CLIENT)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: in build/ unit, integration (as root),
-# examples and fuzz (libFuzzer, OBI_FUZZ_SECONDS each); then the unit and integration tests
+# examples and fuzz (libFuzzer, OBI_FUZZ_SECONDS each), after building (only) a Release build
+# in build-release/ and a clang build in build-clang/; then the unit and integration tests
 # again against obi built with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
 # Extra arguments go to both ctest runs. OBI_ASAN=0 skips the sanitizer pass.
 set -euo pipefail
@@ -8,6 +9,15 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh -DOBI_FUZZ=ON
 rc=0
+
+# Build only, no tests: Release with gcc (other optimisations, other warnings) and user space
+# with clang, each in its own folder, so that -Werror holds for both and for every build type.
+for build in build-release:gcc:Release build-clang:clang:RelWithDebInfo; do
+	IFS=: read -r dir cc type <<<"$build"
+	{ CC=$cc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" >/dev/null &&
+		cmake --build "$dir" -j"$(nproc)"; } ||
+		{ echo "test.sh: the $type build with $cc in $dir/ failed" >&2; rc=1; }
+done
 (cd build && ctest --output-on-failure "$@") || rc=1
 
 if [ "${OBI_ASAN:-1}" != 0 ]; then

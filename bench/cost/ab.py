@@ -11,7 +11,7 @@ fixed rate; 200 is 5,000 req/s minus the request's own time). proxy: the selecte
 forwards every request to an unselected origin over a connection of its own (sk_msg runs).
 
 Prints ns per request of every run, then per binary the median and the per-program medians.
-Uses bench/bench.py's helpers (obi start/stop, program discovery, clean-up)."""
+Uses bench/bench_harness.py's helpers (obi start/stop, program discovery, clean-up)."""
 import os
 import statistics
 import subprocess
@@ -20,7 +20,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-import bench  # noqa: E402
+import bench_harness as bench  # noqa: E402
 
 HOTLOOP = os.path.join(bench.ROOT, "build", "bench", "hotloop")
 

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 BUILD = os.path.join(os.path.dirname(HERE), "..", "build", "bench")
 os.environ.setdefault("SINK_BIN", os.path.join(BUILD, "sink"))
 os.environ.setdefault("PACE_BIN", os.path.join(BUILD, "pace"))
-import bench  # noqa: E402
+import bench_harness as bench  # noqa: E402
 
 
 def run(binary, mode, rate):

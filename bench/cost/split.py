@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("SINK_BIN", os.path.join(os.path.dirname(HERE), "..", "build", "bench",
                                                "sink"))
-import bench  # noqa: E402
+import bench_harness as bench  # noqa: E402
 
 ALL = ["bare", "obi", "obi-stopped", "obi-export", "obi-noinject"]
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target for the YAML configuration file (agent/yaml_config.c, the settings table in
- * agent/config.c) and the selection rules it feeds (agent/selector.c): any bytes load or are
+ * agent/settings*.c) and the selection rules it feeds (agent/selector.c): any bytes load or are
  * refused with one message, never crash; what loads prints (--print-config) and decides.
  */
 #include "config.h"

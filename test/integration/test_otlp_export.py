@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 
+import harness_otlp as ho
 import obi_harness as h
 
 DURATION_BOUNDS = [0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
@@ -102,7 +103,7 @@ def metric_points(req, pid):
     """{metric name: (metric, [points])} of the resource of `pid` in one metrics request."""
     out = {}
     for rm in req.get("decoded", {}).get("resourceMetrics", []):
-        res = h.otlp_attrs(rm.get("resource", {}).get("attributes"))
+        res = ho.otlp_attrs(rm.get("resource", {}).get("attributes"))
         if res.get("process.pid") != pid:
             continue
         for sm in rm.get("scopeMetrics", []):
@@ -125,7 +126,7 @@ def check_metrics(recv, printed, pid, resource):
                   f"a metrics request counting {n} requests")
     req = [q for q in recv.requests("metrics") if total_count(q, pid) == n][-1]
     for rm in req["decoded"]["resourceMetrics"]:
-        res = h.otlp_attrs(rm["resource"]["attributes"])
+        res = ho.otlp_attrs(rm["resource"]["attributes"])
         if res.get("process.pid") == pid:
             h.check_eq(res, resource, "metrics resource")
     metrics = metric_points(req, pid)
@@ -157,7 +158,7 @@ def check_metrics(recv, printed, pid, resource):
             w["sum"] += value(s)
         got = {}
         for pt in points:
-            a = h.otlp_attrs(pt.get("attributes"))
+            a = ho.otlp_attrs(pt.get("attributes"))
             key = (a.get("http.request.method"), a.get("http.response.status_code"),
                    a.get("http.route", ""))
             p.eq(f"{name} {key}: attributes", a, {
@@ -183,7 +184,7 @@ def check_metrics(recv, printed, pid, resource):
 def run_variant(label, extra_env, sampled=True):
     port = h.free_port()
     www = h.start_http_server(port, {"f.txt": b"a" * 1234})
-    recv = h.OtlpReceiver(name=f"otlp-receiver-{label}")
+    recv = ho.OtlpReceiver(name=f"otlp-receiver-{label}")
     env = {"OTEL_EBPF_OPEN_PORT": str(port), "OTEL_BSP_SCHEDULE_DELAY": "200",
            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=it%20test"}
@@ -201,7 +202,7 @@ def run_variant(label, extra_env, sampled=True):
         check_spans(printed, received, resource, version)
         # one ResourceSpans per process and request
         for req in recv.requests("traces"):
-            pids = [h.otlp_attrs(rs["resource"]["attributes"])["process.pid"]
+            pids = [ho.otlp_attrs(rs["resource"]["attributes"])["process.pid"]
                     for rs in req["decoded"].get("resourceSpans", [])]
             h.check(len(pids) == len(set(pids)),
                     f"request {req['n']}: several ResourceSpans for one process: {pids}")
@@ -221,7 +222,7 @@ def run_variant(label, extra_env, sampled=True):
 
 
 def main():
-    h.ensure_otlp_receiver()
+    ho.ensure_otlp_receiver()
     # 1: the base endpoint, plain protobuf
     run_variant("base", {"OTEL_EXPORTER_OTLP_ENDPOINT": "{endpoint}"})
 

@@ -20,6 +20,7 @@ import http.client
 import re
 import time
 
+import harness_otlp as ho
 import obi_harness as h
 
 BASE = {"OTEL_METRIC_EXPORT_INTERVAL": "600000", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
@@ -57,7 +58,7 @@ def test_down_then_up():
     printed = obi.wait_spans(3, what="spans printed while the endpoint is down")
     obi.wait_stderr(r"WARN .*otlp: export spans to .* failed", 10, "the outage warning")
     time.sleep(1.0)
-    recv = h.OtlpReceiver(port=port, name="receiver-1")
+    recv = ho.OtlpReceiver(port=port, name="receiver-1")
     recv.wait_for(lambda r: len(r.spans()) >= 3, 30, "the 3 spans after the endpoint came up")
     obi.wait_stderr(r"INFO .*otlp: export spans to .* works again", 5, "the recovery line")
 
@@ -67,7 +68,7 @@ def test_down_then_up():
     get(www_port, 2)
     printed = obi.wait_spans(5, what="spans printed while the endpoint is down again")
     time.sleep(1.5)
-    recv2 = h.OtlpReceiver(port=port, name="receiver-2")
+    recv2 = ho.OtlpReceiver(port=port, name="receiver-2")
     recv2.wait_for(lambda r: len(r.spans()) >= 2, 30, "the 2 spans after the second outage")
     time.sleep(0.5)
     got = received_ids(recv) + received_ids(recv2)
@@ -83,7 +84,7 @@ def test_down_then_up():
 
 
 def test_retry_after():
-    recv = h.OtlpReceiver(args=["--fail", "503:2", "--retry-after", "1"], name="receiver-503")
+    recv = ho.OtlpReceiver(args=["--fail", "503:2", "--retry-after", "1"], name="receiver-503")
     # one batch of exactly the two spans: sent when the second one is queued
     port, www, obi = setup({"OTEL_BSP_SCHEDULE_DELAY": "30000",
                             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2"}, recv.endpoint)
@@ -107,7 +108,7 @@ def test_retry_after():
 
 def test_rejected(status):
     body = f"test receiver says no ({status})"
-    recv = h.OtlpReceiver(args=["--fail", f"{status}:2", "--fail-body", body],
+    recv = ho.OtlpReceiver(args=["--fail", f"{status}:2", "--fail-body", body],
                           name=f"receiver-{status}")
     port, www, obi = setup({"OTEL_BSP_SCHEDULE_DELAY": "100"}, recv.endpoint)
     for i in range(3):
@@ -140,7 +141,7 @@ def requests_keepalive(port, n):
 
 
 def test_never_answers():
-    recv = h.OtlpReceiver(args=["--hang", "1000000"], name="receiver-hang")
+    recv = ho.OtlpReceiver(args=["--hang", "1000000"], name="receiver-hang")
     port, www, obi = setup({"OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_BSP_MAX_QUEUE_SIZE": "200",
                             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "50",
                             "OTEL_EXPORTER_OTLP_TIMEOUT": "1000",
@@ -170,7 +171,7 @@ def test_never_answers():
 
 
 def test_sigterm_flush():
-    recv = h.OtlpReceiver(name="receiver-flush")
+    recv = ho.OtlpReceiver(name="receiver-flush")
     port, www, obi = setup({"OTEL_BSP_SCHEDULE_DELAY": "60000"}, recv.endpoint)
     get(port, 3)
     printed = obi.wait_spans(3, what="spans printed")
@@ -193,7 +194,7 @@ def test_sigterm_flush():
 
 
 def main():
-    h.ensure_otlp_receiver()
+    ho.ensure_otlp_receiver()
     for name, fn in (("down then up", test_down_then_up), ("retry-after", test_retry_after),
                      ("400", lambda: test_rejected(400)), ("500", lambda: test_rejected(500)),
                      ("never answers", test_never_answers), ("sigterm flush",

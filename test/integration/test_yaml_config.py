@@ -11,6 +11,7 @@ import re
 import socket
 import time
 
+import harness_otlp as ho
 import obi_harness as h
 
 USER_FILE = """log_level: INFO
@@ -54,7 +55,7 @@ def main():
     with open(hosts, "w") as f:
         f.write("127.0.0.1 localhost\n127.0.0.1 otel-collector\n")
 
-    recv = h.OtlpReceiver(port=4318)
+    recv = ho.OtlpReceiver(port=4318)
     body = b"yaml config\n"
     selected = h.start_http_server(8080, {"obi.txt": body}, name="server-8080")
     other_port = h.free_port()
