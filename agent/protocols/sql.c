@@ -145,6 +145,10 @@ static void table_after(const char *q, size_t p, const char *after, char *out, s
 	int depth = 0;
 
 	while (q[p]) {
+		if (is_space(q[p])) {
+			p++;
+			continue;
+		}
 		if (q[p] == '(') {
 			depth++;
 			p++;
