@@ -15,9 +15,10 @@ packages=(
 	docker-compose
 	# fuzzing (libFuzzer runtime for clang 14)
 	libclang-rt-14-dev
-	# integration tests: real servers and clients (python3-redis is redis-py, for Debian's
-	# /usr/bin/python3)
+	# integration tests: real servers and clients (python3-redis and python3-psycopg2 are the
+	# clients' libraries, for Debian's /usr/bin/python3)
 	curl python3 nginx-light haproxy wrk iproute2 procps redis-server python3-redis
+	postgresql-15 python3-psycopg2
 )
 
 missing=()

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""PostgreSQL client spans against a real postgresql-15 (initdb into a temp dir, a free
+loopback port): a psycopg2 web app (simple query protocol) and pgbench -M prepared (the
+extended protocol with named prepared statements).
+
+Web app (servers/pg_app.py, selected by its port), per request: one HTTP server span and one
+SQLClient span per statement (psycopg2's BEGIN, the statement, COMMIT), each a child of the
+server span, with operation, table, database, the statement with its literals as '?', and the
+SQLSTATE of a failing one. pgbench (selected by its executable): its prepared UPDATE/SELECT/
+INSERT statements by table. Answers are the same with and without obi."""
+import json
+import os
+import pwd
+import subprocess
+import time
+
+import obi_harness as h
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def as_postgres(argv, **kw):
+    return subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True,
+                          capture_output=True, timeout=120, **kw)
+
+
+def start_postgres(port):
+    if not os.path.exists(f"{PG_BIN}/postgres"):
+        raise h.Skip("postgresql-15 is not installed (scripts/install-deps.sh)")
+    pw = pwd.getpwnam("postgres")
+    base = h.tmpdir("obi-it-pg-")
+    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
+    for d in (data, sock):
+        os.mkdir(d, 0o700)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    as_postgres([f"{PG_BIN}/initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8"])
+    srv = h.Proc(["runuser", "-u", "postgres", "--", f"{PG_BIN}/postgres", "-D", data,
+                  "-p", str(port), "-k", sock, "-c", "listen_addresses=127.0.0.1",
+                  "-c", "fsync=off"], name="postgres")
+    h.wait_listening(port, srv, timeout=30)
+    psql = [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q",
+            "-v", "ON_ERROR_STOP=1"]
+    as_postgres([*psql, "-c", "CREATE DATABASE shop"])
+    as_postgres([*psql, "-d", "shop", "-c",
+                 "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric); "
+                 "INSERT INTO items VALUES (1, 'pen', 2.5), (2, 'ink', 7)"])
+    as_postgres([f"{PG_BIN}/pgbench", "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", str(port),
+                 "-U", "postgres", "shop"])
+    return srv
+
+
+def get(port, path):
+    r = h.curl(f"http://127.0.0.1:{port}{path}")
+    h.check_eq(r["http_code"], 200, f"app status for {path}")
+    return json.loads(r["body"])
+
+
+def sql_children(spans, parent):
+    got = [s for s in spans if s.get("type") == "SQLClient"
+           and s.get("trace_id") == parent["trace_id"]]
+    return sorted(got, key=lambda s: s["start_time_unix_nano"])
+
+
+def main():
+    pg_port, app_port = h.free_port(), h.free_port()
+    pg = start_postgres(pg_port)
+    app = h.Proc([SYSTEM_PYTHON, "-u", f"{h.SERVERS}/pg_app.py", "--port", str(app_port),
+                  "--pg-port", str(pg_port), "--db", "shop"], name="pg-app")
+    app.wait_output(r"^READY pid=\d+")
+    h.wait_listening(app_port, app)
+    paths = ["/item/1", "/add/77", "/missing"]
+    plain = {p: get(app_port, p) for p in paths}
+    as_postgres([f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres",
+                 "-d", "shop", "-q", "-c", "DELETE FROM items WHERE id = 77"])
+
+    obi = h.Obi({"OTEL_EBPF_OPEN_PORT": str(app_port), "OTEL_EBPF_AUTO_TARGET_EXE": "*/pgbench"})
+    obi.expect_instrumented([app.pid], only=True)
+    since = time.time_ns()
+    p = h.Problems()
+    for path in paths:
+        p.eq(f"answer to {path} under obi", get(app_port, path), plain[path])
+    p.raise_if_any("app answers")
+    h.check_eq(plain["/missing"], {"sqlstate": "42P01"}, "the failing query's SQLSTATE")
+
+    expect = {
+        "/item/1": [("BEGIN", "", "BEGIN", None),
+                    ("SELECT", "items", "SELECT name, price FROM items WHERE id = ?", None)],
+        "/add/77": [("BEGIN", "", "BEGIN", None),
+                    ("INSERT", "items",
+                     "INSERT INTO items (id, name, price) VALUES (?, ?, ?)", None),
+                    ("COMMIT", "", "COMMIT", None)],
+        "/missing": [("BEGIN", "", "BEGIN", None),
+                     ("SELECT", "no_such_table", "SELECT * FROM no_such_table", "42P01")],
+    }
+    total = len(expect) + sum(len(v) for v in expect.values())
+    spans = obi.wait_spans(total, what="HTTP and SQL spans")
+    servers = {s["url.path"]: s for s in spans if s.get("type") == "HTTP"}
+    h.check_eq(sorted(servers), sorted(expect), "HTTP server spans, one per request")
+    for path, ops in expect.items():
+        parent = servers[path]
+        h.expect_span(parent, f"server span {path}", {"process.pid": app.pid}, since, p)
+        kids = sql_children(spans, parent)
+        p.eq(f"{path}: statements", [(s.get("db.operation.name"), s.get("db.collection.name", ""),
+                                      s.get("db.query.text"), s.get("db.response.status_code"))
+                                     for s in kids], ops)
+        for s in kids:
+            what = f"{path}: {s.get('db.query.text')}"
+            p.eq(f"{what} parent", s["parent_span_id"], parent["span_id"])
+            p.eq(f"{what} db.system.name", s.get("db.system.name"), "postgresql")
+            p.eq(f"{what} db.namespace", s.get("db.namespace"), "shop")
+            p.eq(f"{what} server.port", s.get("server.port"), pg_port)
+            p.eq(f"{what} error", s.get("error"), s.get("db.response.status_code") is not None)
+            p.true(parent["start_time_unix_nano"] <= s["start_time_unix_nano"] <=
+                   s["end_time_unix_nano"] <= parent["end_time_unix_nano"],
+                   f"{what}: inside its server span")
+    p.raise_if_any("SQL client spans of the web app")
+
+    # pgbench, prepared statements (Parse once per statement, then Bind/Execute by name)
+    before = len(obi.spans)
+    r = subprocess.run([f"{PG_BIN}/pgbench", "-M", "prepared", "-t", "5", "-c", "1", "-n",
+                        "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "shop"],
+                       capture_output=True, timeout=60, env=h.clean_env())
+    h.check_eq(r.returncode, 0, f"pgbench exit code ({r.stderr.decode()[-300:]})")
+    # per transaction: BEGIN, 3 UPDATEs, a SELECT, an INSERT, END
+    obi.wait_spans(before + 5 * 7, what="pgbench's SQL spans")
+    bench = [s for s in obi.spans[before:] if s.get("type") == "SQLClient"]
+    ops = {}
+    for s in bench:
+        key = (s.get("db.operation.name"), s.get("db.collection.name", ""))
+        ops[key] = ops.get(key, 0) + 1
+    h.check_eq(ops, {("BEGIN", ""): 5, ("UPDATE", "pgbench_accounts"): 5,
+                     ("SELECT", "pgbench_accounts"): 5, ("UPDATE", "pgbench_tellers"): 5,
+                     ("UPDATE", "pgbench_branches"): 5, ("INSERT", "pgbench_history"): 5,
+                     ("END", ""): 5}, "pgbench statements by operation and table")
+    selects = {s.get("db.query.text") for s in bench if s.get("db.operation.name") == "SELECT"}
+    h.check_eq(selects, {"SELECT abalance FROM pgbench_accounts WHERE aid = $1"},
+               "pgbench's prepared SELECT, its parameter a placeholder")
+    obi.stop()
+    app.kill()
+    pg.kill()
+
+
+h.run(main)
