@@ -49,7 +49,7 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_TAIL_MAX);
 	__type(key, __u32);
 	__type(value, __u32);
-} tails SEC(".maps");
+} tails OBI_MAP;
 
 /* The same halves as global functions (data.bpf.c), for the socket tp_btf programs, whose
  * program type cannot share that program array. Both read sc->h and the scratch event. */

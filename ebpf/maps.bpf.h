@@ -12,12 +12,15 @@
 /*
  * A map or setting more than one unit uses is written once, in a header: data.bpf.c defines it
  * (OBI_DEFINE_SHARED), the other units see an identical extern declaration, and linking the
- * units into one object (bpftool gen object) resolves each to the one definition.
+ * units into one object (bpftool gen object) resolves each to the one definition. OBI_MAP is
+ * the maps section spelt out: in this folder's headers SEC() marks nothing but programs.
  */
 #ifdef OBI_DEFINE_SHARED
 #define OBI_SHARED
+#define OBI_MAP __attribute__((section(".maps"), used))
 #else
 #define OBI_SHARED extern
+#define OBI_MAP	   __attribute__((section(".maps")))
 #endif
 
 /* Set by the loader before load (rodata). */
@@ -32,7 +35,7 @@ OBI_SHARED struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32); /* tgid in obi's PID namespace */
 	__type(value, struct obi_pid_info);
-} traced_pids SEC(".maps");
+} traced_pids OBI_MAP;
 
 /*
  * traced_pids again, as one bit per pid, kept only when obi sees the initial PID namespace
@@ -46,7 +49,7 @@ OBI_SHARED struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
-} pid_bits SEC(".maps");
+} pid_bits OBI_MAP;
 
 /* One bit per TCP port: listening on a set port selects the process. */
 OBI_SHARED struct {
@@ -54,7 +57,7 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_PORT_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} selected_ports SEC(".maps");
+} selected_ports OBI_MAP;
 
 /* One bit per TCP port whose listeners user space must judge (a selector that also names an
  * executable, pid or namespace): listen() on one is reported, not selected. */
@@ -63,7 +66,7 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_PORT_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} watched_ports SEC(".maps");
+} watched_ports OBI_MAP;
 
 /* PID-namespace inodes whose processes are all selected. */
 OBI_SHARED struct {
@@ -71,7 +74,7 @@ OBI_SHARED struct {
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u8);
-} selected_pidns SEC(".maps");
+} selected_pidns OBI_MAP;
 
 /*
  * The state of sockets that have carried HTTP (struct obi_conn): an open-addressed table, each
@@ -95,12 +98,12 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_CONN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct conn_slot);
-} conn_slots SEC(".maps");
+} conn_slots OBI_MAP;
 
 OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
-} events SEC(".maps");
+} events OBI_MAP;
 
 /* Per-CPU room to assemble a data event before it is copied to the ring buffer; the slack
  * lets head scans read a few bytes past the data without a bounds check per byte. */
@@ -144,14 +147,14 @@ OBI_SHARED struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
-} scratch SEC(".maps");
+} scratch OBI_MAP;
 
 OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OBI_CNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} counters SEC(".maps");
+} counters OBI_MAP;
 
 static __always_inline void count(enum obi_counter c)
 {

@@ -59,7 +59,7 @@ OBI_SHARED struct {
 	__uint(max_entries, 1 << OBI_INFLIGHT_SLOT_BITS);
 	__type(key, __u32);
 	__type(value, struct inflight_slot);
-} inflight SEC(".maps");
+} inflight OBI_MAP;
 
 static __always_inline struct inflight_slot *inflight_at(__u64 id, __u32 hash)
 {
@@ -112,7 +112,7 @@ OBI_SHARED struct {
 	__uint(max_entries, 8192);
 	__type(key, __u64); /* bpf_get_current_pid_tgid() */
 	__type(value, struct server_span);
-} thread_ctx SEC(".maps");
+} thread_ctx OBI_MAP;
 
 #define OBI_THREAD_SLOT_BITS 13
 #define OBI_THREAD_SLOTS     (1 << OBI_THREAD_SLOT_BITS)
@@ -127,7 +127,7 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_THREAD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct thread_slot);
-} thread_slots SEC(".maps");
+} thread_slots OBI_MAP;
 
 /* Takes a thread-indexed slot whose owner field is `*owner` for thread `id`: when it is free,
  * already id's, or held by a thread of a process no longer selected (kernel tgids are obi's
@@ -185,7 +185,7 @@ OBI_SHARED struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32);   /* kernel tid */
 	__type(value, __u32); /* kernel tid of the creating thread */
-} thread_parent SEC(".maps");
+} thread_parent OBI_MAP;
 
 #define PARENT_LEVELS 3
 
@@ -226,7 +226,7 @@ OBI_SHARED struct {
 	__uint(max_entries, OBI_THREAD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct inject_slot);
-} inject_slots SEC(".maps");
+} inject_slots OBI_MAP;
 
 /* A thread's plan is in one of two slots: way 0 by thread id, way 1 by a multiplicative hash
  * of it, so two threads sending at once whose ids share way 0 still both get a plan. */
@@ -262,7 +262,7 @@ static __always_inline void inject_forget(__u64 id)
 }
 
 /* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
-OBI_SHARED volatile __u8 inject_on SEC(".data.inject");
+OBI_SHARED volatile __u8 inject_on __attribute__((section(".data.inject")));
 
 /* "tracepar" and "ent:" as little-endian words, for a case-insensitive compare (| 0x20). */
 #define TP_NAME_LO 0x7261706563617274ULL
