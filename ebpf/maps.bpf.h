@@ -3,21 +3,39 @@
 #ifndef OBI_MAPS_BPF_H
 #define OBI_MAPS_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
 #include "obi.h"
 
-/* Set by the loader before load (rodata). */
-const volatile __u64 pidns_ino;		/* obi's PID namespace: inode of /proc/self/ns/pid */
-const volatile __u8 pidns_initial;	/* obi runs in the initial PID namespace */
-const volatile __u32 self_pid;		/* obi itself, never selected */
-const volatile __u8 want_pidns;		/* a PID-namespace selector is configured */
-const volatile __u8 want_exec;		/* an executable selector is configured */
+/*
+ * A map or setting more than one unit uses is written once, in a header: data.bpf.c defines it
+ * (OBI_DEFINE_SHARED), the other units see an identical extern declaration, and linking the
+ * units into one object (bpftool gen object) resolves each to the one definition. OBI_MAP is
+ * the maps section spelt out: in this folder's headers SEC() marks nothing but programs.
+ */
+#ifdef OBI_DEFINE_SHARED
+#define OBI_SHARED
+#define OBI_MAP __attribute__((section(".maps"), used))
+#else
+#define OBI_SHARED extern
+#define OBI_MAP	   __attribute__((section(".maps")))
+#endif
 
-struct {
+/* Set by the loader before load (rodata). */
+OBI_SHARED const volatile __u64 pidns_ino;    /* obi's PID namespace: inode of /proc/self/ns/pid */
+OBI_SHARED const volatile __u8 pidns_initial; /* obi runs in the initial PID namespace */
+OBI_SHARED const volatile __u32 self_pid;     /* obi itself, never selected */
+OBI_SHARED const volatile __u8 want_pidns;    /* a PID-namespace selector is configured */
+OBI_SHARED const volatile __u8 want_exec;     /* an executable selector is configured */
+
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u32);			/* tgid in obi's PID namespace */
+	__type(key, __u32); /* tgid in obi's PID namespace */
 	__type(value, struct obi_pid_info);
-} traced_pids SEC(".maps");
+} traced_pids OBI_MAP;
 
 /*
  * traced_pids again, as one bit per pid, kept only when obi sees the initial PID namespace
@@ -25,38 +43,38 @@ struct {
  * bit test instead of a hash lookup. Written by both sides with atomic or/and (user space
  * through an mmap of the map).
  */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_PID_WORDS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
-} pid_bits SEC(".maps");
+} pid_bits OBI_MAP;
 
 /* One bit per TCP port: listening on a set port selects the process. */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_PORT_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} selected_ports SEC(".maps");
+} selected_ports OBI_MAP;
 
 /* One bit per TCP port whose listeners user space must judge (a selector that also names an
  * executable, pid or namespace): listen() on one is reported, not selected. */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_PORT_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} watched_ports SEC(".maps");
+} watched_ports OBI_MAP;
 
 /* PID-namespace inodes whose processes are all selected. */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u8);
-} selected_pidns SEC(".maps");
+} selected_pidns OBI_MAP;
 
 /*
  * The state of sockets that have carried HTTP (struct obi_conn): an open-addressed table, each
@@ -67,40 +85,40 @@ struct {
  * process makes one. One map, so the verifier sees one kind of pointer to a connection's state.
  */
 #define OBI_CONN_SLOT_BITS 15
-#define OBI_CONN_SLOTS (1 << OBI_CONN_SLOT_BITS)
-#define OBI_CONN_PROBE 8
+#define OBI_CONN_SLOTS	   (1 << OBI_CONN_SLOT_BITS)
+#define OBI_CONN_PROBE	   8
 
 struct conn_slot {
-	__u64 sk;		/* the owning socket (struct sock address); 0 = free */
+	__u64 sk; /* the owning socket (struct sock address); 0 = free */
 	struct obi_conn c;
 };
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_CONN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct conn_slot);
-} conn_slots SEC(".maps");
+} conn_slots OBI_MAP;
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
-} events SEC(".maps");
+} events OBI_MAP;
 
 /* Per-CPU room to assemble a data event before it is copied to the ring buffer; the slack
  * lets head scans read a few bytes past the data without a bounds check per byte. */
 struct head_scan {
-	__s32 line_end;		/* index of the '\n' ending the request line, -1 if none */
-	__s32 head_end;		/* index just past the empty line ending the head, -1 if unseen */
-	__s32 tp_val;		/* index just past "traceparent:", -1 if none */
-	__u32 tp_count;		/* traceparent headers seen */
+	__s32 line_end; /* index of the '\n' ending the request line, -1 if none */
+	__s32 head_end; /* index just past the empty line ending the head, -1 if unseen */
+	__s32 tp_val;	/* index just past "traceparent:", -1 if none */
+	__u32 tp_count; /* traceparent headers seen */
 };
 
-/* What a program hands to the program it tail-calls (see `tails` in obi.bpf.c). */
+/* What a program hands to the program it tail-calls (see `tails` in data.bpf.h). */
 struct handoff {
-	__u64 id;		/* bpf_get_current_pid_tgid() */
-	__u64 sk;		/* struct sock address */
-	__u32 slot;		/* its conn_slots index */
+	__u64 id;   /* bpf_get_current_pid_tgid() */
+	__u64 sk;   /* struct sock address */
+	__u32 slot; /* its conn_slots index */
 	__u32 _pad;
 };
 
@@ -124,19 +142,19 @@ struct scratch {
 	struct user_iov iov[OBI_MAX_IOV];
 };
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
-} scratch SEC(".maps");
+} scratch OBI_MAP;
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OBI_CNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} counters SEC(".maps");
+} counters OBI_MAP;
 
 static __always_inline void count(enum obi_counter c)
 {
@@ -250,41 +268,12 @@ static __always_inline struct obi_conn *conn_find(__u64 key, __u32 home)
 	return NULL;
 }
 
-/* Claims slot `s` (whose owner was `owner`) for connection `key` of process `pid`. */
-static __always_inline struct obi_conn *conn_claim(struct conn_slot *s, __u64 owner, __u64 key,
-						   __u32 pid)
-{
-	struct obi_conn fresh = { .pid = pid };
-
-	if (__sync_val_compare_and_swap(&s->sk, owner, key) != owner)
-		return NULL;
-	s->c = fresh;
-	return &s->c;
-}
-
 /* New state for connection `key` of process `pid`: the first free slot of its window, else
  * one held by a process that is no longer selected (it exited before obi saw its sockets end).
  * Returns the slot's index + 1, or 0 (counted) when every slot of the window holds a live
  * connection. A global function: the verifier checks it once, not inside every data program's
  * paths (and its result is a number, so the caller looks the slot up again: conn_at). */
-__noinline int conn_new(__u64 key, __u32 home, __u32 pid)
-{
-	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
-		struct conn_slot *s = conn_slot_at(home, i);
-
-		if (s && !s->sk && conn_claim(s, 0, key, pid))
-			return ((home + i) & (OBI_CONN_SLOTS - 1)) + 1;
-	}
-	for (__u32 i = 0; i < OBI_CONN_PROBE; i++) {
-		struct conn_slot *s = conn_slot_at(home, i);
-		__u64 owner = s ? s->sk : 0;
-
-		if (owner && !pid_selected(s->c.pid) && conn_claim(s, owner, key, pid))
-			return ((home + i) & (OBI_CONN_SLOTS - 1)) + 1;
-	}
-	count(OBI_CNT_CONN_TABLE_FULL);
-	return 0;
-}
+int conn_new(__u64 key, __u32 home, __u32 pid);
 
 /* The state in slot `index` if connection `key` owns it, else NULL. */
 static __always_inline struct obi_conn *conn_at(__u32 index, __u64 key)
@@ -311,7 +300,7 @@ static __always_inline void conn_forget(__u64 key, __u32 home)
 static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20) ? BPF_RB_FORCE_WAKEUP
-									  : BPF_RB_NO_WAKEUP;
+									 : BPF_RB_NO_WAKEUP;
 }
 
 #endif /* OBI_MAPS_BPF_H */

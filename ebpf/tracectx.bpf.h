@@ -21,11 +21,11 @@
 struct server_span {
 	__u8 trace_id[16];
 	__u8 span_id[8];
-	__u64 sk;		/* the socket the request came on */
-	__u32 conn_slot;	/* that socket's conn_slots index */
+	__u64 sk;	 /* the socket the request came on */
+	__u32 conn_slot; /* that socket's conn_slots index */
 	__u32 path_hash;
 	__u8 flags;
-	__u8 live;		/* thread_ctx: 0 once its response started */
+	__u8 live; /* thread_ctx: 0 once its response started */
 	__u8 _pad[6];
 };
 
@@ -48,18 +48,18 @@ struct parent_ctx {
 #define OBI_INFLIGHT_SLOT_BITS 14
 
 struct inflight_slot {
-	__u64 id;		/* bpf_get_current_pid_tgid() of the reading thread; 0 = free */
+	__u64 id; /* bpf_get_current_pid_tgid() of the reading thread; 0 = free */
 	__u32 path_hash;
 	__u32 seq;
 	struct server_span sp;
 };
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << OBI_INFLIGHT_SLOT_BITS);
 	__type(key, __u32);
 	__type(value, struct inflight_slot);
-} inflight SEC(".maps");
+} inflight OBI_MAP;
 
 static __always_inline struct inflight_slot *inflight_at(__u64 id, __u32 hash)
 {
@@ -107,27 +107,27 @@ static __always_inline void inflight_set(struct inflight_slot *s, __u64 id, __u3
 /* Each thread's newest server span (updated in place, not deleted, while the thread lives:
  * a hash update or delete takes a lock, a store does not). Like the connections, it has a
  * direct-mapped front, thread_slots (by thread id), and holds the threads whose slot is taken. */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u64);		/* bpf_get_current_pid_tgid() */
+	__type(key, __u64); /* bpf_get_current_pid_tgid() */
 	__type(value, struct server_span);
-} thread_ctx SEC(".maps");
+} thread_ctx OBI_MAP;
 
 #define OBI_THREAD_SLOT_BITS 13
-#define OBI_THREAD_SLOTS (1 << OBI_THREAD_SLOT_BITS)
+#define OBI_THREAD_SLOTS     (1 << OBI_THREAD_SLOT_BITS)
 
 struct thread_slot {
-	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
+	__u64 id; /* the owning thread (pid_tgid); 0 = free */
 	struct server_span sp;
 };
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_THREAD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct thread_slot);
-} thread_slots SEC(".maps");
+} thread_slots OBI_MAP;
 
 /* Takes a thread-indexed slot whose owner field is `*owner` for thread `id`: when it is free,
  * already id's, or held by a thread of a process no longer selected (kernel tgids are obi's
@@ -180,32 +180,32 @@ static __always_inline void thread_forget(__u64 id)
 }
 
 /* Thread -> the thread that created it, for work handed to a new thread. */
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u32);		/* kernel tid */
-	__type(value, __u32);		/* kernel tid of the creating thread */
-} thread_parent SEC(".maps");
+	__type(key, __u32);   /* kernel tid */
+	__type(value, __u32); /* kernel tid of the creating thread */
+} thread_parent OBI_MAP;
 
 #define PARENT_LEVELS 3
 
 enum inject_mode {
 	INJ_NONE = 0,
-	INJ_INSERT = 1,		/* insert hdr[0..OBI_TP_HEADER_LEN) at off */
-	INJ_REWRITE = 2,	/* overwrite 16 hex digits at off with hdr[0..16) */
+	INJ_INSERT = 1,	 /* insert hdr[0..OBI_TP_HEADER_LEN) at off */
+	INJ_REWRITE = 2, /* overwrite 16 hex digits at off with hdr[0..16) */
 };
 
 /* What the sk_msg program of a send decided for the request the send starts, for the
  * syscall's exit to report. */
 struct inject {
 	struct obi_trace t;
-	__u64 enter_ns;		/* when sk_msg saw the request: the client span's start */
+	__u64 enter_ns; /* when sk_msg saw the request: the client span's start */
 	__u32 off;
-	__u16 lport;		/* host order */
-	__u16 rport;		/* network order */
+	__u16 lport; /* host order */
+	__u16 rport; /* network order */
 	__u8 mode;
-	__u8 done;		/* 2: the header went out */
-	__u8 head[4];		/* first bytes of the request, checked by the exit */
+	__u8 done;    /* 2: the header went out */
+	__u8 head[4]; /* first bytes of the request, checked by the exit */
 	__u8 _pad[2];
 	__u8 hdr[72];
 };
@@ -217,16 +217,16 @@ struct inject {
  * itself.
  */
 struct inject_slot {
-	__u64 id;		/* the owning thread (pid_tgid); 0 = free */
+	__u64 id; /* the owning thread (pid_tgid); 0 = free */
 	struct inject inj;
 };
 
-struct {
+OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, OBI_THREAD_SLOTS);
 	__type(key, __u32);
 	__type(value, struct inject_slot);
-} inject_slots SEC(".maps");
+} inject_slots OBI_MAP;
 
 /* A thread's plan is in one of two slots: way 0 by thread id, way 1 by a multiplicative hash
  * of it, so two threads sending at once whose ids share way 0 still both get a plan. */
@@ -262,14 +262,14 @@ static __always_inline void inject_forget(__u64 id)
 }
 
 /* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
-volatile __u8 inject_on SEC(".data.inject");
+OBI_SHARED volatile __u8 inject_on __attribute__((section(".data.inject")));
 
 /* "tracepar" and "ent:" as little-endian words, for a case-insensitive compare (| 0x20). */
 #define TP_NAME_LO 0x7261706563617274ULL
 #define TP_NAME_HI 0x3a746e65U
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-#define NEWLINES 0x0a0a0a0a0a0a0a0aULL
+#define ONES	   0x0101010101010101ULL
+#define HIGHS	   0x8080808080808080ULL
+#define NEWLINES   0x0a0a0a0a0a0a0a0aULL
 
 static __always_inline bool tp_name_at(const __u8 *p)
 {
@@ -280,7 +280,6 @@ static __always_inline bool tp_name_at(const __u8 *p)
 	__builtin_memcpy(&hi, p + 8, 4);
 	return (lo | 0x2020202020202020ULL) == TP_NAME_LO && (hi | 0x20202020U) == TP_NAME_HI;
 }
-
 
 /* One eight-byte word of the head: words without a '\n' cost a load and three ALU ops. */
 static long scan_word(__u32 w, void *arg)
@@ -347,7 +346,7 @@ static __always_inline int hex_nibble(__u8 c)
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	return -1;	/* W3C: lowercase only */
+	return -1; /* W3C: lowercase only */
 }
 
 /* Decodes 2*len hex digits at b[off]; false on a bad digit or an all-zero id. */
@@ -372,18 +371,19 @@ static __always_inline bool hex_id(const __u8 *b, __u32 off, __u8 *out, __u32 le
 
 /* Parses the traceparent value after "traceparent:" at b[v] (optional blanks first):
  * "00-<32 hex trace>-<16 hex parent>-<2 hex flags>". */
-static __always_inline bool parse_traceparent(const __u8 *b, __u32 v, __u32 n,
-					      struct obi_trace *t, __u32 *value_at)
+static __always_inline bool parse_traceparent(const __u8 *b, __u32 v, __u32 n, struct obi_trace *t,
+					      __u32 *value_at)
 {
-	for (int i = 0; i < 2 && v < n && (b[v & (OBI_CAP_MAX - 1)] == ' ' ||
-					   b[v & (OBI_CAP_MAX - 1)] == '\t'); i++)
+	for (int i = 0; i < 2 && v < n &&
+			(b[v & (OBI_CAP_MAX - 1)] == ' ' || b[v & (OBI_CAP_MAX - 1)] == '\t');
+	     i++)
 		v++;
 	if (v + 55 > n || v + 55 > OBI_CAP_MAX)
 		return false;
 	v &= OBI_CAP_MAX - 1;
 	*value_at = v;
-	if (b[v] != '0' || b[v + 1] != '0' || b[v + 2] != '-' || b[(v + 35) & (OBI_CAP_MAX - 1)] != '-' ||
-	    b[(v + 52) & (OBI_CAP_MAX - 1)] != '-')
+	if (b[v] != '0' || b[v + 1] != '0' || b[v + 2] != '-' ||
+	    b[(v + 35) & (OBI_CAP_MAX - 1)] != '-' || b[(v + 52) & (OBI_CAP_MAX - 1)] != '-')
 		return false;
 	if (v + 55 < n) {
 		__u8 c = b[(v + 55) & (OBI_CAP_MAX - 1)];
@@ -415,7 +415,7 @@ static __always_inline void random_id(__u8 *id, __u32 words)
 		__builtin_memcpy(id + 4 * i, &r, 4);
 	}
 	if (!any)
-		id[0] = 1;	/* W3C: an all-zero id is invalid */
+		id[0] = 1; /* W3C: an all-zero id is invalid */
 }
 
 static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
@@ -426,7 +426,7 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 	__builtin_memcpy(&a1, a + 8, 8);
 	__builtin_memcpy(&b0, b, 8);
 	__builtin_memcpy(&b1, b + 8, 8);
-	barrier_var(a0);	/* or clang merges the compares into a memcmp call BPF lacks */
+	barrier_var(a0); /* or clang merges the compares into a memcmp call BPF lacks */
 	barrier_var(a1);
 	return a0 == b0 && a1 == b1;
 }
@@ -516,8 +516,8 @@ static __always_inline bool current_server(__u64 id, __u32 hash, const __u8 *tra
 static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u32 hash,
 					    const struct obi_trace *t)
 {
-	struct server_span sp = { .sk = sk, .conn_slot = slot, .path_hash = hash,
-				  .flags = t->flags, .live = 1 };
+	struct server_span sp = {
+	    .sk = sk, .conn_slot = slot, .path_hash = hash, .flags = t->flags, .live = 1};
 	struct server_span *newest = thread_find(id);
 
 	__builtin_memcpy(sp.trace_id, t->trace_id, 16);
@@ -543,8 +543,8 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u3
 
 /* A server request was read on `sk` (whose conn_slots entry names this thread as the reader): its
  * span continues the caller's trace or starts one. */
-static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b,
-					   __u32 n, struct obi_trace *t)
+static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b, __u32 n,
+					   struct obi_trace *t)
 {
 	struct head_scan s;
 	__u32 at;

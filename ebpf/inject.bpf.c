@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * traceparent injection: cgroup sock_ops puts the outgoing TCP connections of selected
+ * processes in sock_hash; sk_msg, run inside every send on them, plans a request's client span
+ * and writes its traceparent, leaving the plan for the send's exit to put in its
+ * obi_data_event; a pass-through sk_skb stream verdict keeps FIONREAD right (shared KERNEL.md).
+ */
+#include "vmlinux.h"
+
+#include "data.bpf.h"
+
+#define SK_PASS 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* socket cookie */
+	__type(value, __u64);
+} sock_hash SEC(".maps");
+
+/* Sockets a selected process is connecting (connect() runs in its context; the established
+ * callback does not). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* socket cookie */
+	__type(value, __u8);
+} connecting SEC(".maps");
+
+SEC("sockops")
+int obi_sockops(struct bpf_sock_ops *skops)
+{
+	__u32 tgid, tid;
+	__u64 cookie;
+	__u8 one = 1;
+
+	if (!inject_on || (skops->family != AF_INET && skops->family != AF_INET6))
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		if (!current_selected(&tgid, &tid))
+			return 1;
+		cookie = bpf_get_socket_cookie(skops);
+		bpf_map_update_elem(&connecting, &cookie, &one, BPF_ANY);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		cookie = bpf_get_socket_cookie(skops);
+		if (!bpf_map_lookup_elem(&connecting, &cookie))
+			return 1;
+		bpf_map_delete_elem(&connecting, &cookie);
+		bpf_sock_hash_update(skops, &sock_hash, &cookie, BPF_NOEXIST);
+		break;
+	}
+	return 1;
+}
+
+#define LINEAR_MAX 16384
+
+static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj)
+{
+	__u32 off = inj->off & (OBI_CAP_MAX - 1), size;
+	void *data, *data_end;
+
+	if (off != inj->off || bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0))
+		return;
+	/*
+	 * One pull makes the whole message (the new bytes too) one linear element, so the header
+	 * can be written, and so the request leaves in one segment: tcp_bpf sends each scatterlist
+	 * element on its own, without MSG_MORE, and Nagle would hold a second segment for a
+	 * delayed ACK (40 ms).
+	 */
+	size = msg->size;
+	if (bpf_msg_pull_data(msg, 0, size < LINEAR_MAX ? size : LINEAR_MAX, 0))
+		goto undo;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + off + OBI_TP_HEADER_LEN > data_end)
+		goto undo;
+	__builtin_memcpy(data + off, inj->hdr, OBI_TP_HEADER_LEN);
+	inj->done = 2;
+	count(OBI_CNT_INJECTED);
+	return;
+undo:
+	bpf_msg_pop_data(msg, off, OBI_TP_HEADER_LEN, 0);
+}
+
+static __always_inline void msg_rewrite(struct sk_msg_md *msg, struct inject *inj)
+{
+	void *data, *data_end;
+
+	if (bpf_msg_pull_data(msg, inj->off, inj->off + 16, 0))
+		return;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + 16 > data_end)
+		return;
+	__builtin_memcpy(data, inj->hdr, 16);
+	inj->done = 2;
+	count(OBI_CNT_REWRITTEN);
+}
+
+/* A request start in the first bytes of a send: its head (up to OBI_CAP_MAX bytes) into the
+ * scratch event's data; 0 if the message does not start a request. */
+static __always_inline __u32 request_head(struct sk_msg_md *msg, __u8 *b)
+{
+	__u32 n = msg->size < OBI_CAP_MAX ? msg->size : OBI_CAP_MAX;
+	void *data, *data_end;
+	__u8 head[8];
+	__u64 len;
+
+	if (n < 16 || bpf_msg_pull_data(msg, 0, n, 0))
+		return 0;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + 8 > data_end)
+		return 0;
+	__builtin_memcpy(head, data, 8);
+	if (!http_start(head) || head[0] == 'H') /* "HTTP/": a response */
+		return 0;
+	if (data + n > data_end)
+		n = data_end - data;	 /* the pull linearises at most a page or so */
+	len = n & (2 * OBI_CAP_MAX - 1); /* n <= OBI_CAP_MAX: bounds the verifier sees in 64 bits */
+	barrier_var(len);
+	if (len < 16 || len > OBI_CAP_MAX || bpf_probe_read_kernel(b, len, data))
+		return 0;
+	return len;
+}
+
+/*
+ * The first part of a request: plan its client span, carry the traceparent, leave the plan for
+ * the syscall's exit. A later part of the same call finds the plan still there and passes.
+ */
+SEC("sk_msg")
+int plan_msg(struct sk_msg_md *msg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0, n, rport, tgid, tid;
+	struct inject *planned, inj = {};
+	struct inject_slot *slot;
+	struct scratch *sc;
+
+	if (!inject_on || !current_selected(&tgid, &tid))
+		return SK_PASS;
+	/* sk_msg_md's remote_port holds the network-order port in its upper half on little-endian
+	 * hosts (the kernel shifts it by 16); accept either layout */
+	rport = msg->remote_port;
+	if (rport > 0xffff)
+		rport >>= 16;
+	planned = inject_find(id);
+	if (planned && planned->lport == msg->local_port && planned->rport == rport)
+		return SK_PASS; /* a later part of a planned call */
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return SK_PASS;
+	n = request_head(msg, sc->e.data);
+	if (!n)
+		return SK_PASS;
+	/* the slot first: a header goes out only with a plan the exit will find */
+	slot = inject_slot_of(id, 0);
+	if (!slot || !thread_slot_take(&slot->id, id)) {
+		slot = inject_slot_of(id, 1);
+		if (!slot || !thread_slot_take(&slot->id, id)) {
+			count(OBI_CNT_INJECT_SKIPPED);
+			return SK_PASS;
+		}
+	}
+	inj.enter_ns = bpf_ktime_get_ns();
+	plan_client(id, n, &inj, 1);
+	inj.lport = msg->local_port;
+	inj.rport = rport;
+	__builtin_memcpy(inj.head, sc->e.data, 4);
+	if (inj.mode == INJ_INSERT && msg->size >= inj.off)
+		msg_insert(msg, &inj);
+	else if (inj.mode == INJ_REWRITE && msg->size >= inj.off + 16)
+		msg_rewrite(msg, &inj);
+	slot->inj = inj;
+	return SK_PASS;
+}
+
+/*
+ * sk_msg stays attached to the pinned sock_hash when obi is killed, and the connections in it
+ * keep working. Its work is behind a tail call through a program array only obi's own file
+ * descriptor holds: when obi dies the kernel empties the array, the call falls through, and
+ * nothing is written into anybody's requests any more.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} msg_tails SEC(".maps") = {
+    .values = {[0] = (void *)&plan_msg},
+};
+
+/* Runs inside every send on a connection in sock_hash, once per part the kernel hands it (a
+ * large send comes in several). */
+SEC("sk_msg")
+int obi_sk_msg(struct sk_msg_md *msg)
+{
+	bpf_tail_call(msg, &msg_tails, 0);
+	return SK_PASS;
+}
+
+/* Received bytes pass untouched; attaching this keeps FIONREAD right on this kernel. */
+SEC("sk_skb/stream_verdict")
+int obi_stream_verdict(struct __sk_buff *skb)
+{
+	return SK_PASS;
+}
