@@ -115,7 +115,7 @@ static struct conn *conn_get(struct conn_tracker *t, const struct obi_data_event
 	}
 	if (c)
 		return c;
-	if (!(e->flags & OBI_F_MSG_START))
+	if (!(e->flags & (OBI_F_MSG_START | OBI_F_DB_START)))
 		return NULL;	/* join a connection only at a message boundary */
 	if (t->env.stats.conns >= CONN_MAX) {
 		t->env.stats.conns_dropped++;

@@ -131,6 +131,45 @@ static __always_inline bool http_start(const __u8 *b)
 	return false;
 }
 
+/*
+ * The first bytes open a database request; returns the role they prove for the sender
+ * (OBI_DB_CLIENT when `dir` is a send), or OBI_DB_NONE. PostgreSQL's frontend messages say
+ * which end they come from: a startup message or SSLRequest (length, then protocol 3.0 or the
+ * SSL code), a Query or a Parse ('Q', 'P', a length below 16 MiB). A RESP command ("*<n>\r\n$")
+ * does not: a reply can look the same, so it counts only where the socket has carried nothing
+ * the other way yet (a connection's first request) or the connection is known.
+ */
+static __always_inline __u8 db_start(const __u8 *b, struct sock *sk, struct obi_conn *conn,
+				     __u8 dir)
+{
+	__u8 me = dir == OBI_DIR_SEND ? OBI_DB_CLIENT : OBI_DB_SERVER;
+	__u64 other = 0;
+
+	if (b[0] == '*') {
+		bool cmd = b[1] >= '1' && b[1] <= '9' &&
+			   ((b[2] == '\r' && b[3] == '\n' && b[4] == '$') ||
+			    (b[2] >= '0' && b[2] <= '9' && b[3] == '\r' && b[4] == '\n' && b[5] == '$'));
+
+		if (!cmd)
+			return OBI_DB_NONE;
+		if (conn)
+			return conn->db_role == me ? me : OBI_DB_NONE;
+		if (dir == OBI_DIR_SEND)
+			other = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
+		else
+			other = BPF_CORE_READ((struct tcp_sock *)sk, bytes_sent);
+		return other ? OBI_DB_NONE : me;
+	}
+	if ((b[0] == 'Q' || b[0] == 'P') && b[1] == 0 && (b[2] | b[3] | b[4]))
+		return me;
+	if (b[0] || b[1] || b[2] > 0x27)	/* a startup message is under 10 kB */
+		return OBI_DB_NONE;
+	if ((b[4] == 0 && b[5] == 3 && b[6] == 0 && b[7] == 0) ||
+	    (b[4] == 0x04 && b[5] == 0xd2 && b[6] == 0x16 && (b[7] == 0x2f || b[7] == 0x30)))
+		return me;
+	return OBI_DB_NONE;
+}
+
 static __always_inline void emit_data(struct obi_data_event *e, __u64 cap)
 {
 	if (bpf_ringbuf_output(&events, e, OBI_DATA_HDR_SIZE + cap, wakeup_flags()))
@@ -250,19 +289,17 @@ static __always_inline __u64 capture_first(struct obi_data_event *e, __u64 base,
 }
 
 /*
- * The connection of socket *key; a message start on a TCP socket obi has not seen claims a slot
- * for it. NULL: not (yet) an HTTP connection. The key comes by address: kept on io_event's
- * stack, not copied, it leaves the data programs about a fifth fewer instructions to verify.
+ * A slot for socket *key, which obi has not seen before: claimed at a message start on a TCP
+ * socket. NULL: not (yet) a connection obi follows. The key comes by address: kept on
+ * io_event's stack, not copied, it leaves the data programs about a fifth fewer instructions
+ * to verify.
  */
 static __always_inline struct obi_conn *conn_of(struct sock *sk, const __u64 *key, __u32 slot,
 						__u32 tgid, bool start)
 {
-	struct obi_conn *conn = conn_find(*key, slot);
 	__u64 addr = 0;
 	int at;
 
-	if (conn)
-		return conn;
 	if (!start || !is_tcp(sk))
 		return NULL;
 	/* the socket's address as a number: a global function refuses a pointer argument */
@@ -364,6 +401,7 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 	__u64 base = 0, seg_len = 0, first = 0, cap, key = (__u64)sk;
 	bool start = false, response = false, whole = false;
 	__u32 slot = conn_slot_of(sk), zero = 0;
+	__u8 db = OBI_DB_NONE;
 	struct obi_data_event *e;
 	struct obi_conn *conn;
 	struct scratch *sc;
@@ -382,15 +420,28 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 		start = first >= 7 && http_start(e->data);
 		response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	}
-	conn = conn_of(sk, &key, slot, tgid, start);
+	conn = conn_find(key, slot);
+	if (!start && first >= 8) {
+		db = db_start(e->data, sk, conn, dir);
+		if (db && conn && !conn->db_role)
+			conn->db_role = db;
+	}
+	if (!conn)
+		conn = conn_of(sk, &key, slot, tgid, start || db);
 	if (!conn)
 		return 0; /* nothing to say */
+	if (db && !conn->db_role)
+		conn->db_role = db;
 	fill_header(e, conn, sk, key, tgid, tid, a->fd, ret, dir, kind, start);
-	cap = capture_rest(e, base, seg_len, first, start, response, kind);
+	if (db)
+		e->flags |= OBI_F_DB_START;
+	cap = capture_rest(e, base, seg_len, first, start || db, response, kind);
 	if (kind != BUF_NONE && whole && (__u64)ret <= cap)
 		tail_from_capture(e, ret); /* the call's last bytes are already here */
 	else if (kind != BUF_NONE)
 		read_tail(a, sc, base, ret, e);
+	/* a database client's request gets its span's ids and parent as an HTTP one does */
+	start = start || (db == OBI_DB_CLIENT && conn->db_role == OBI_DB_CLIENT);
 	return dispatch(ctx, sc, conn, id, key, slot, dir, start, response, cap, via);
 }
 

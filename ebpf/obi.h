@@ -51,6 +51,7 @@ enum obi_select_reason {
 /* Data event flags. */
 #define OBI_F_MSG_START 0x1	/* buffer starts with an HTTP request or status line */
 #define OBI_F_SENDFILE 0x2	/* bytes moved by sendfile: no payload */
+#define OBI_F_DB_START 0x4	/* buffer starts a database request (RESP, PostgreSQL) */
 
 struct obi_sockaddr {
 	__u8 addr[16];		/* IPv4 in the first 4 bytes, or IPv6 (v4-mapped kept as is) */
@@ -141,13 +142,21 @@ struct obi_pid_info {
 	__u8 _pad[7];
 };
 
+/* Which end of a database connection the selected process is (obi_conn.db_role). */
+enum obi_db_role {
+	OBI_DB_NONE = 0,
+	OBI_DB_CLIENT = 1,
+	OBI_DB_SERVER = 2,
+};
+
 /* Per-socket counters kept by the kernel (conn_slots map, for socket sock_id). */
 struct obi_conn {
 	__u64 rx_total;
 	__u64 tx_total;
 	__u32 pid;
 	__u8 is_http;		/* a message start was seen on this socket */
-	__u8 _pad[3];
+	__u8 db_role;		/* enum obi_db_role: which end of a database connection */
+	__u8 _pad[2];
 	/* the server request last read on this socket, until its response starts */
 	__u64 req_id;		/* reading thread (pid_tgid); 0 = none */
 	__u32 req_hash;		/* its path hash (0: not origin-form) */

@@ -353,7 +353,7 @@ static bool pg_detect(const struct obi_data_event *e)
 {
 	bool untyped;
 
-	return pg_first_bytes(e->data, e->cap_len, &untyped);
+	return (e->flags & OBI_F_DB_START) && pg_first_bytes(e->data, e->cap_len, &untyped);
 }
 
 static void *pg_open(struct proto_env *env, const struct obi_data_event *first)
@@ -390,9 +390,10 @@ static void flush(struct pg_conn *p, uint64_t ts, bool answered)
  * be followed. */
 static bool ends_ready(const struct obi_data_event *e)
 {
-	const uint8_t *t = e->tail + e->tail_len - 6;
+	size_t n = e->tail_len < OBI_TAIL ? e->tail_len : OBI_TAIL;
+	const uint8_t *t = e->tail + n - 6;
 
-	return e->tail_len >= 6 && t[0] == 'Z' && !t[1] && !t[2] && !t[3] && t[4] == 5 &&
+	return n >= 6 && t[0] == 'Z' && !t[1] && !t[2] && !t[3] && t[4] == 5 &&
 	       (t[5] == 'I' || t[5] == 'T' || t[5] == 'E');
 }
 

@@ -179,7 +179,7 @@ static void flush_pending(struct redis_conn *r, uint64_t end_ns, bool answered)
 
 static bool redis_detect(const struct obi_data_event *e)
 {
-	return resp_is_command(e->data, e->cap_len);
+	return (e->flags & OBI_F_DB_START) && resp_is_command(e->data, e->cap_len);
 }
 
 static void *redis_open(struct proto_env *env, const struct obi_data_event *first)

@@ -99,7 +99,7 @@ static void on_span(struct span *s, void *ctx)
 	spans_seen++;
 	if (s->proto == SPAN_HTTP)
 		check_http_span(s);
-	else if (s->proto == SPAN_REDIS)
+	else if (s->proto == SPAN_REDIS || s->proto == SPAN_SQL)
 		check_db_span(s);
 	else
 		abort();	/* no other parser is in the tracker */
@@ -121,7 +121,8 @@ static void on_span(struct span *s, void *ctx)
  * A data record: op bits 3..4 pick the socket, bit 5 the pid, bit 6 the direction, bit 7 sets
  * OBI_F_MSG_START; then a mode byte (bits 0..1: len == cap_len, len > cap_len, len < cap_len,
  * len much larger; bit 2: OBI_F_SENDFILE; bit 3: a record shorter than its cap_len claims;
- * bits 4..7: clock step), cap_len (u16), extra length (u16), tail_len, tail[8], trace state and,
+ * bits 4..7: clock step), cap_len (u16), extra length (u16), tail_len (bit 7: OBI_F_DB_START,
+ * the rest the length), tail[8], trace state and,
  * when it has OBI_TP_IDS, the 33 bytes of ids and flags; then cap_len bytes of data.
  */
 static void data_record(struct conn_tracker *t, struct input *in, uint8_t op)
@@ -167,6 +168,9 @@ static void data_record(struct conn_tracker *t, struct input *in, uint8_t op)
 		break;
 	}
 	e->tail_len = take8(in);
+	if (e->tail_len & 0x80)
+		e->flags |= OBI_F_DB_START;
+	e->tail_len &= 0x7f;
 	take(in, e->tail, sizeof(e->tail));
 	e->trace.state = take8(in);
 	if (e->trace.state & OBI_TP_IDS) {

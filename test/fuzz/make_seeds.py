@@ -29,7 +29,7 @@ def write(target, name, data):
 # --- fuzz_conn --------------------------------------------------------------------------------
 
 def data(payload, sock=0, pid=0, send=False, start=None, lenmode=0, extra=0, sendfile=False,
-         step=1, ids=None, cap=None):
+         step=1, ids=None, cap=None, db=False):
     """One data record. `start` (OBI_F_MSG_START) defaults to "payload looks like a start"."""
     if start is None:
         start = payload[:5] == b"HTTP/" or payload.split(b" ", 1)[0] in (
@@ -39,7 +39,7 @@ def data(payload, sock=0, pid=0, send=False, start=None, lenmode=0, extra=0, sen
     cap = len(payload) if cap is None else cap
     cap = min(cap, CAP_MAX)
     tail = payload[-8:]
-    rec = struct.pack("<BBHHB", op, mode, cap, extra, len(tail)) + tail.ljust(8, b"\0")
+    rec = struct.pack("<BBHHB", op, mode, cap, extra, len(tail) | (0x80 if db else 0)) + tail.ljust(8, b"\0")
     if ids:
         trace, span, parent, flags = ids
         rec += bytes([TP_IDS]) + trace + span + parent + bytes([flags])
@@ -64,6 +64,7 @@ GET = b"GET /users/123?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: cur
 OK5 = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 REDIS_SET = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n"
 REDIS_GET = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+PG_STARTUP = (struct.pack(">II", 8 + 22, 196608) + b"user\0app\0database\0shop\0\0")
 
 
 def conn_seeds():
@@ -109,13 +110,22 @@ def conn_seeds():
         + data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
         "orphan_response": data(OK5, send=True, start=True) + data(GET) + data(OK5, send=True),
         "short_len": data(GET, lenmode=2, extra=30) + data(OK5, send=True),
-        "redis_pipeline": data(REDIS_SET + REDIS_GET, send=True, start=True)
+        "redis_pipeline": data(REDIS_SET + REDIS_GET, send=True, start=False, db=True)
         + data(b"+OK\r\n$5\r\nhello\r\n"),
-        "redis_server_error": data(REDIS_GET, start=True)
+        "redis_server_error": data(REDIS_GET, start=False, db=True)
         + data(b"-WRONGTYPE Operation against a key\r\n", send=True) + close(),
-        "redis_big_value": data(REDIS_GET, send=True, start=True)
+        "redis_big_value": data(REDIS_GET, send=True, start=False, db=True)
         + data(b"$100000\r\n" + b"v" * 200, lenmode=3, extra=255)
         + data(b"v" * 100, start=False, lenmode=3, extra=255),
+        "pg_session": data(PG_STARTUP, send=True, start=False, db=True)
+        + data(b"R\0\0\0\x08\0\0\0\0Z\0\0\0\x05I")
+        + data(b"Q\0\0\0\x1dSELECT * FROM t WHERE a = 1\0", send=True, start=False, db=True)
+        + data(b"C\0\0\0\x0dSELECT 1\0Z\0\0\0\x05I"),
+        "pg_extended": data(PG_STARTUP, send=True, start=False, db=True)
+        + data(b"Z\0\0\0\x05I")
+        + data(b"P\0\0\0\x1as1\0SELECT $1 FROM t\0\0\0B\0\0\0\x0e\0s1\0\0\0\0\0\0\0"
+               b"E\0\0\0\x09\0\0\0\0\0S\0\0\0\x04", send=True, start=False, db=True)
+        + data(b"1\0\0\0\x042\0\0\0\x04E\0\0\0\x0cCXX000\0\0Z\0\0\0\x05E") + close(),
     }
     many = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(35))
     seeds["pipeline_overflow"] = (data(many[:CAP_MAX]) + data(many[:CAP_MAX])

@@ -95,7 +95,7 @@ static void event(struct conn_tracker *t, uint64_t sock, int dir, uint64_t ts, c
 	memcpy(e.data, m->b, e.cap_len);
 	memcpy(e.tail, m->b + m->n - tail, tail);
 	e.tail_len = tail;
-	e.flags = OBI_F_MSG_START;
+	e.flags = OBI_F_DB_START;
 	conn_tracker_data(t, &e, OBI_DATA_HDR_SIZE + e.cap_len);
 }
 

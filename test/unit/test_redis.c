@@ -45,7 +45,7 @@ static void data(struct conn_tracker *t, uint64_t sock, int dir, uint64_t ts, co
 	e.len = len;
 	e.cap_len = cap < n ? cap : n;
 	memcpy(e.data, bytes, e.cap_len);
-	e.flags = resp_is_command(e.data, e.cap_len) ? OBI_F_MSG_START : 0;
+	e.flags = resp_is_command(e.data, e.cap_len) ? OBI_F_DB_START : 0;	/* as the kernel flags them */
 	e.trace = next_trace;
 	memset(&next_trace, 0, sizeof(next_trace));
 	conn_tracker_data(t, &e, OBI_DATA_HDR_SIZE + e.cap_len);
