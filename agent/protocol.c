@@ -169,3 +169,28 @@ struct pending *proto_queue_pop(struct proto_queue *q)
 	q->len--;
 	return p;
 }
+
+void proto_origin_set(struct proto_origin *o, const struct obi_data_event *e)
+{
+	o->trace = e->trace;
+	o->ts_ns = e->hdr.ts_ns;
+	o->enter_ns = e->enter_ns;
+	o->tid = e->hdr.tid;
+	o->used = 0;
+}
+
+void proto_span_from(struct proto_env *env, struct span *s, struct proto_origin *o, bool server)
+{
+	s->start_ns = proto_real_ns(env, server ? o->ts_ns : o->enter_ns);
+	s->tid = o->tid;
+	if (o->used++ == 0) {
+		proto_span_ids(env, s, NULL, &o->trace);
+		return;
+	}
+	proto_span_ids(env, s, NULL, NULL);
+	if (o->trace.state & OBI_TP_IDS) {
+		memcpy(s->trace_id, o->trace.trace_id, 16);
+		memcpy(s->parent_id, o->trace.parent_id, 8);
+		s->trace_flags = o->trace.flags;
+	}
+}

@@ -39,6 +39,23 @@ struct proto_queue {
 	unsigned len;
 };
 
+/* Where a request began: the event that carried its first byte. A request may complete events
+ * later (a large value); its span starts, and takes the kernel's ids, where it began. */
+struct proto_origin {
+	struct obi_trace trace;	/* the kernel's ids for the event's first request */
+	uint64_t ts_ns, enter_ns;
+	uint32_t tid;
+	unsigned used;		/* requests that began there so far */
+};
+
+/* The origin of the event being fed (resets its count). */
+void proto_origin_set(struct proto_origin *o, const struct obi_data_event *e);
+
+/* A request's span from where it began: start time, thread, and ids: the kernel's for the
+ * first request of that event, the same trace and parent for the others (pipelined siblings). */
+void proto_span_from(struct proto_env *env, struct span *s, struct proto_origin *o,
+		     bool server);
+
 struct protocol {
 	const char *name;
 	/* The connection's first event (flagged as a message start by the kernel) opens this

@@ -32,6 +32,8 @@ struct pg_stream {
 	char type;
 	char buf[KEEP];		/* the start of its payload */
 	size_t buf_len;
+	struct proto_origin *origin;	/* where the current message began */
+	struct proto_origin carried;	/* ... when that was an earlier event */
 };
 
 struct statement {
@@ -51,11 +53,11 @@ struct pg_conn {
 	struct proto_queue q;
 	struct statement stmt[MAX_STATEMENTS];
 	unsigned n_stmt, next_stmt;
+	struct proto_origin here;	/* the event being fed */
 	/* during a call from the tracker */
 	struct proto_env *env;
 	const struct proto_conn *c;
 	const struct obi_data_event *e;
-	unsigned nth;
 };
 
 typedef void (*pg_msg_fn)(struct pg_conn *p, char type, const char *payload, size_t kept,
@@ -73,6 +75,7 @@ static void pg_scan(struct pg_conn *p, struct pg_stream *s, const uint8_t *buf, 
 		if (!s->hdr_want) {
 			s->hdr_want = s->untyped ? 4 : 5;
 			s->hdr_len = 0;
+			s->origin = &p->here;	/* a message begins in this event */
 		}
 		if (s->hdr_len < s->hdr_want) {
 			if (pos >= cap) {
@@ -106,6 +109,11 @@ static void pg_scan(struct pg_conn *p, struct pg_stream *s, const uint8_t *buf, 
 		s->hdr_want = 0;
 		s->untyped = false;
 		fn(p, s->type, s->buf, s->buf_len, s->buf_len);
+	}
+	if (s->hdr_want && s->origin == &p->here) {
+		/* a message goes on in the next event: keep where it began */
+		s->carried = p->here;
+		s->origin = &s->carried;
 	}
 }
 
@@ -165,20 +173,12 @@ static struct pending *unit_begin(struct pg_conn *p)
 	s = &u->s;
 	s->kind = p->server ? SPAN_SERVER : SPAN_CLIENT;
 	s->db_system = SPAN_DB_POSTGRESQL;
-	s->start_ns = proto_real_ns(p->env, p->server ? e->hdr.ts_ns : e->enter_ns);
+	proto_span_from(p->env, s, p->fe.origin ? p->fe.origin : &p->here, p->server);
 	s->handler_ns = proto_real_ns(p->env, e->hdr.ts_ns);
 	str_copy(s->db_namespace, sizeof(s->db_namespace), p->database);
 	s->local = p->c->local;
 	s->remote = p->c->remote;
 	s->pid = p->c->pid;
-	s->tid = e->hdr.tid;
-	proto_span_ids(p->env, s, NULL, p->nth++ == 0 ? &e->trace : NULL);
-	if (p->nth > 1 && (e->trace.state & OBI_TP_IDS)) {
-		/* a later unit of the same write: a sibling of the first */
-		memcpy(s->trace_id, e->trace.trace_id, 16);
-		memcpy(s->parent_id, e->trace.parent_id, 8);
-		s->trace_flags = e->trace.flags;
-	}
 	return u;
 }
 
@@ -436,8 +436,8 @@ static void pg_feed(struct proto_env *env, const struct proto_conn *c, void *sta
 	p->env = env;
 	p->c = c;
 	p->e = e;
-	p->nth = 0;
 	if (frontend) {
+		proto_origin_set(&p->here, e);
 		if (p->fe.lost && pg_first_bytes(e->data, e->cap_len, &p->fe.untyped)) {
 			p->fe.lost = false;	/* a message starts this write: in step again */
 			p->fe.hdr_want = 0;

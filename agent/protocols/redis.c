@@ -23,11 +23,12 @@ struct redis_conn {
 	struct proto_queue q;
 	unsigned db;		/* the database index SELECT chose */
 	uint64_t last_reply_ns;	/* the last event of the reply direction */
+	struct proto_origin here;	/* the event being fed */
+	struct proto_origin carried;	/* where an unfinished command began */
 	/* during a call from the tracker */
 	struct proto_env *env;
 	const struct proto_conn *c;
 	const struct obi_data_event *e;
-	unsigned nth;		/* commands seen in this event so far */
 };
 
 /* "GET", "SET" ...: the command's first element, upper-cased; "" when not captured. */
@@ -87,7 +88,7 @@ static bool on_command(const struct resp_value *v, void *ctx)
 	s = &p->s;
 	s->kind = r->server ? SPAN_SERVER : SPAN_CLIENT;
 	s->db_system = SPAN_DB_REDIS;
-	s->start_ns = proto_real_ns(r->env, r->server ? e->hdr.ts_ns : e->enter_ns);
+	proto_span_from(r->env, s, v->origin ? v->origin : &r->here, r->server);
 	s->handler_ns = proto_real_ns(r->env, e->hdr.ts_ns);
 	command_name(v, s->db_operation, sizeof(s->db_operation));
 	query_text(s->db_operation, v->elements, s->db_query, sizeof(s->db_query));
@@ -97,22 +98,7 @@ static bool on_command(const struct resp_value *v, void *ctx)
 	s->local = r->c->local;
 	s->remote = r->c->remote;
 	s->pid = r->c->pid;
-	s->tid = e->hdr.tid;
 	p->sent = true;
-	/* the kernel's ids belong to the event's first command; the others of a pipeline are
-	 * its siblings: same trace and parent, ids of their own */
-	if (r->nth++ == 0) {
-		proto_span_ids(r->env, s, NULL, &e->trace);
-	} else {
-		struct obi_trace kt = e->trace;
-
-		proto_span_ids(r->env, s, NULL, NULL);
-		if (kt.state & OBI_TP_IDS) {
-			memcpy(s->trace_id, kt.trace_id, 16);
-			memcpy(s->parent_id, kt.parent_id, 8);
-			s->trace_flags = kt.flags;
-		}
-	}
 	return true;
 }
 
@@ -204,10 +190,9 @@ static void redis_feed(struct proto_env *env, const struct proto_conn *c, void *
 	r->env = env;
 	r->c = c;
 	r->e = e;
-	r->nth = 0;
 	if (!request) {
 		r->last_reply_ns = e->hdr.ts_ns;
-		resp_scan(&r->resp, e->data, e->cap_len, e->len, on_reply, r);
+		resp_scan(&r->resp, e->data, e->cap_len, e->len, on_reply, r, NULL);
 		if (r->resp.lost && !r->confirmed) {
 			flush_pending(r, e->hdr.ts_ns, false);
 			r->rejected = true;
@@ -221,8 +206,14 @@ static void redis_feed(struct proto_env *env, const struct proto_conn *c, void *
 	}
 	if (r->req.lost && resp_is_command(e->data, e->cap_len))
 		resp_scan_reset(&r->req);	/* a command starts this event: in step again */
+	proto_origin_set(&r->here, e);
 	if (!r->req.lost)
-		resp_scan(&r->req, e->data, e->cap_len, e->len, on_command, r);
+		resp_scan(&r->req, e->data, e->cap_len, e->len, on_command, r, &r->here);
+	if (r->req.v.origin == &r->here) {
+		/* a command goes on in the next event: keep where it began */
+		r->carried = r->here;
+		r->req.v.origin = &r->carried;
+	}
 	if (r->req.lost && !was_lost)
 		env->stats.lost_sync++;
 }

@@ -134,7 +134,7 @@ static void bulk_bytes(struct resp_scan *s, const uint8_t *p, size_t n)
 }
 
 unsigned resp_scan(struct resp_scan *s, const uint8_t *buf, size_t cap, size_t len,
-		   resp_value_fn fn, void *ctx)
+		   resp_value_fn fn, void *ctx, void *origin)
 {
 	unsigned count = 0;
 	size_t pos = 0;
@@ -166,6 +166,8 @@ unsigned resp_scan(struct resp_scan *s, const uint8_t *buf, size_t cap, size_t l
 			s->lost = true;
 			break;
 		}
+		if (s->line_len == 0 && !s->cr && s->depth == 0)
+			s->v.origin = origin;	/* a top-level value begins */
 		if (c == '\n' && s->cr) {
 			s->line[s->line_len] = '\0';
 			s->cr = false;

@@ -24,6 +24,7 @@ struct resp_value {
 	 * ("" when the kernel did not capture them) */
 	int64_t elements;
 	char arg[2][RESP_ARG];
+	void *origin;		/* the caller's tag of the bytes its first byte came in */
 };
 
 struct resp_scan {
@@ -50,11 +51,12 @@ void resp_scan_reset(struct resp_scan *s);
 
 /*
  * Scans `len` bytes of which the first `cap` are known (`buf`); the rest are only counted.
+ * A top-level value that begins in these bytes gets `origin` as its tag.
  * Stops and sets s->lost when a header falls in the unknown bytes or the bytes are not RESP.
  * Returns the number of top-level values reported.
  */
 unsigned resp_scan(struct resp_scan *s, const uint8_t *buf, size_t cap, size_t len,
-		   resp_value_fn fn, void *ctx);
+		   resp_value_fn fn, void *ctx, void *origin);
 
 /* True when buf starts like a RESP command: "*<count>\r\n$" (a count of 1 to 9999). */
 bool resp_is_command(const uint8_t *buf, size_t len);

@@ -94,8 +94,9 @@ def main():
     expect = {
         "/kv/alpha": [("SELECT", "SELECT ?", None), ("SET", "SET ? ?", None),
                       ("GET", "GET ?", None)],
+        # the pipeline takes a second connection from redis-py's pool: SELECT again
         "/pipeline": [("SELECT", "SELECT ?", None), ("DEL", "DEL ?", None),
-                      ("INCR", "INCR ?", None), ("LPUSH", "LPUSH ? ?", "WRONGTYPE"),
+                      ("SELECT", "SELECT ?", None), ("INCRBY", "INCRBY ? ?", None), ("LPUSH", "LPUSH ? ?", "WRONGTYPE"),
                       ("PING", "PING", None)],
         "/big/5000000": [("SELECT", "SELECT ?", None), ("SET", "SET ? ?", None),
                          ("GET", "GET ?", None)],

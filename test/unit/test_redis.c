@@ -217,6 +217,30 @@ static void test_not_redis_and_close(void)
 	conn_tracker_free(t);
 }
 
+/* A command whose value goes out in a later write (redis-py sends a large value on its own):
+ * its span starts at the write that began it and carries that write's ids from the kernel. */
+static void test_command_over_writes(void)
+{
+	struct conn_tracker *t = fresh();
+	static char value[3000];
+
+	next_trace.state = OBI_TP_IDS | OBI_TP_LOCAL;
+	memset(next_trace.trace_id, 0x5a, 16);
+	memset(next_trace.span_id, 0x5b, 8);
+	memset(next_trace.parent_id, 0x5c, 8);
+	send_text(t, 8, 1000, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$3000\r\n");
+	memset(value, 'x', sizeof(value) - 1);
+	data(t, 8, OBI_DIR_SEND, 5000, value, 3000, 256);
+	send_text(t, 8, 5001, "\r\n");
+	recv_text(t, 8, 6000, "+OK\r\n");
+	CHECK_INT(n_got, 1);
+	CHECK_STR(got[0].db_operation, "SET");
+	CHECK_INT(got[0].start_ns, 999);
+	CHECK_INT(got[0].handler_ns, 5001);
+	CHECK(got[0].span_id[0] == 0x5b && got[0].parent_id[0] == 0x5c);
+	conn_tracker_free(t);
+}
+
 /* The server side: redis-server selected, commands read, replies written. */
 static void test_server(void)
 {
@@ -251,7 +275,7 @@ static void test_scanner(void)
 	resp_scan_reset(&s);
 	n_values = 0;
 	for (size_t i = 0; cmd[i]; i++)
-		resp_scan(&s, (const uint8_t *)cmd + i, 1, 1, count_value, NULL);
+		resp_scan(&s, (const uint8_t *)cmd + i, 1, 1, count_value, NULL, NULL);
 	CHECK_INT(n_values, 1);
 	CHECK(!s.lost);
 	CHECK_INT(last.elements, 3);
@@ -259,14 +283,14 @@ static void test_scanner(void)
 	CHECK_STR(last.arg[1], "key");
 
 	resp_scan_reset(&s);
-	CHECK_INT(resp_scan(&s, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 16, count_value, NULL), 0);
+	CHECK_INT(resp_scan(&s, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 16, count_value, NULL, NULL), 0);
 	CHECK(s.lost);
 	resp_scan_reset(&s);
 	/* a header in bytes the kernel did not capture */
-	CHECK_INT(resp_scan(&s, (const uint8_t *)"+OK\r\n", 5, 20, count_value, NULL), 1);
+	CHECK_INT(resp_scan(&s, (const uint8_t *)"+OK\r\n", 5, 20, count_value, NULL, NULL), 1);
 	CHECK(s.lost);
 	resp_scan_reset(&s);
-	CHECK_INT(resp_scan(&s, (const uint8_t *)"$99999999999\r\n", 14, 14, count_value, NULL), 0);
+	CHECK_INT(resp_scan(&s, (const uint8_t *)"$99999999999\r\n", 14, 14, count_value, NULL, NULL), 0);
 	CHECK(s.lost);
 
 	CHECK(resp_is_command((const uint8_t *)"*1\r\n$4\r\nPING\r\n", 14));
@@ -283,6 +307,7 @@ int main(void)
 	test_large_and_resp3();
 	test_not_redis_and_close();
 	test_server();
+	test_command_over_writes();
 	test_scanner();
 	return check_done("test_redis");
 }
