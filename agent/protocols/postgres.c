@@ -15,6 +15,8 @@
 #include "sql.h"
 
 #define MAX_PENDING 64		/* units waiting for ReadyForQuery on one connection */
+#define AUX_PARSED 1		/* pending.aux: the unit prepared a statement */
+#define AUX_EXECUTED 2		/* ... and bound or executed one */
 #define MAX_STATEMENTS 64	/* prepared statements remembered per connection */
 #define KEEP 1024		/* bytes kept of a message's payload */
 #define MSG_MAX (1 << 30)	/* the protocol's own limit on a message */
@@ -252,6 +254,8 @@ static void on_frontend(struct pg_conn *p, char type, const char *payload, size_
 		if (!p->unit_open)
 			p->unit_open = unit_begin(p) != NULL;
 		u = p->unit_open ? p->q.last : NULL;
+		if (u)
+			u->aux |= type == 'P' ? AUX_PARSED : AUX_EXECUTED;
 		if (!u || u->s.db_query[0])
 			return;
 		if (type == 'B') {
@@ -319,6 +323,8 @@ static void on_backend(struct pg_conn *p, char type, const char *payload, size_t
 			return;	/* the end of the start-up exchange */
 		u->s.end_ns = proto_real_ns(p->env, p->e->hdr.ts_ns);
 		u->s.status = u->s.error;	/* OBI's printers: 0 ok, 1 error */
+		if (u->aux == AUX_PARSED)	/* a round trip that only prepared the statement */
+			str_copy(u->s.db_operation, sizeof(u->s.db_operation), "PREPARE");
 		proto_emit(p->env, &u->s, true);
 		proto_pending_free(p->env, u);
 		return;

@@ -123,8 +123,9 @@ def main():
                         "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "shop"],
                        capture_output=True, timeout=60, env=h.clean_env())
     h.check_eq(r.returncode, 0, f"pgbench exit code ({r.stderr.decode()[-300:]})")
-    # per transaction: BEGIN, 3 UPDATEs, a SELECT, an INSERT, END
-    obi.wait_spans(before + 5 * 7, what="pgbench's SQL spans")
+    # per transaction: BEGIN, 3 UPDATEs, a SELECT, an INSERT, END; each of the 7 statements
+    # prepared once in a round trip of its own (PREPARE); two queries of pgbench's set-up
+    obi.wait_spans(before + 5 * 7 + 7 + 2, what="pgbench's SQL spans")
     bench = [s for s in obi.spans[before:] if s.get("type") == "SQLClient"]
     ops = {}
     for s in bench:
@@ -133,9 +134,14 @@ def main():
     h.check_eq(ops, {("BEGIN", ""): 5, ("UPDATE", "pgbench_accounts"): 5,
                      ("SELECT", "pgbench_accounts"): 5, ("UPDATE", "pgbench_tellers"): 5,
                      ("UPDATE", "pgbench_branches"): 5, ("INSERT", "pgbench_history"): 5,
-                     ("END", ""): 5}, "pgbench statements by operation and table")
-    selects = {s.get("db.query.text") for s in bench if s.get("db.operation.name") == "SELECT"}
-    h.check_eq(selects, {"SELECT abalance FROM pgbench_accounts WHERE aid = $1"},
+                     ("END", ""): 5, ("PREPARE", ""): 2, ("PREPARE", "pgbench_accounts"): 2,
+                     ("PREPARE", "pgbench_tellers"): 1, ("PREPARE", "pgbench_branches"): 1,
+                     ("PREPARE", "pgbench_history"): 1, ("SELECT", "pgbench_branches"): 1,
+                     ("SELECT", "pg_catalog.pg_class"): 1},
+               "pgbench statements by operation and table")
+    selects = {s.get("db.query.text") for s in bench if s.get("db.operation.name") == "SELECT"
+               and s.get("db.collection.name") == "pgbench_accounts"}
+    h.check_eq(selects, {"SELECT abalance FROM pgbench_accounts WHERE aid = $1;"},
                "pgbench's prepared SELECT, its parameter a placeholder")
     obi.stop()
     app.kill()

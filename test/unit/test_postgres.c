@@ -195,8 +195,9 @@ static void test_extended(void)
 	typed(&m, '1', "", 0);
 	ready(&m);
 	recv_msg(t, 2, 110, &m);
-	CHECK_INT(n_got, 1);	/* the Parse's own unit */
-	CHECK_STR(got[0].db_operation, "INSERT");
+	CHECK_INT(n_got, 1);	/* the Parse's own round trip: it only prepared */
+	CHECK_STR(got[0].db_operation, "PREPARE");
+	CHECK_STR(got[0].db_collection, "orders");
 
 	for (int i = 0; i < 2; i++) {
 		m.n = 0;
