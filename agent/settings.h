@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "config_types.h"
 
 /* A bad value's reason, completed by the caller into "invalid NAME "value": reason (...)";
  * `warn`, when a value is accepted with a caveat, becomes a warning line. */
@@ -155,5 +155,23 @@ void settings_show_u32_list(const uint32_t *v, size_t n, char *buf, size_t size)
 void settings_show_u64_list(const uint64_t *v, size_t n, char *buf, size_t size);
 void settings_show_masked(const char *list, char *buf, size_t size);
 void settings_show_duration_ms(uint64_t ms, char *buf, size_t size);
+
+/* --- public: parts of the table other files use by name ----------------------------------- */
+
+/* Parses "80,443,8000-8999" into ps (adds to it). Returns 0 or -EINVAL. */
+int config_parse_ports(const char *s, struct port_set *ps);
+
+/* Discovery entries from scalars, for yaml_config.c (settings_yaml.c). */
+/* The accepted form of a discovery entry key; NULL for a key obi does not know. */
+const char *config_selector_expected(const char *key);
+
+/* Sets one key of a discovery entry from a scalar ("open_ports", "exe_path", "target_pids",
+ * "target_pid_namespaces", "containers_only", "name"). Returns 0, -ENOENT for a key obi does
+ * not know, or -EINVAL with the reason in why. */
+int config_selector_set(struct selector *s, const char *key, const char *value, char *why,
+			size_t why_size);
+
+/* True when the entry sets at least one criterion. */
+bool config_selector_has_criteria(const struct selector *s);
 
 #endif /* OBI_SETTINGS_H */

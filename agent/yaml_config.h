@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "config_types.h"
 
 /* Loads `path` into cfg (over what is there). Returns 0, or -EINVAL with one error line on
  * err. */

@@ -9,7 +9,7 @@
 
 #include <bpf/bpf_endian.h>
 
-#include "inject.bpf.h"
+#include "plan.bpf.h"
 
 #define AF_INET	    2
 #define AF_INET6    10
