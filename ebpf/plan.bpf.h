@@ -4,8 +4,8 @@
  * header is inserted after the request line or a forwarded one's parent id rewritten in place.
  * Used by plan_client (data.bpf.c), which the sk_msg program and the send exits call.
  */
-#ifndef OBI_INJECT_BPF_H
-#define OBI_INJECT_BPF_H
+#ifndef OBI_PLAN_BPF_H
+#define OBI_PLAN_BPF_H
 
 #include "tracectx.bpf.h"
 
@@ -115,4 +115,4 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
  */
 int plan_client(__u64 id, __u32 n, struct inject *inj, int wire);
 
-#endif /* OBI_INJECT_BPF_H */
+#endif /* OBI_PLAN_BPF_H */
