@@ -17,6 +17,7 @@ static const struct protocol *const protocols[] = {
 	&proto_http1,
 	&proto_redis,
 	&proto_postgres,
+	&proto_mysql,
 };
 
 struct conn {

@@ -119,5 +119,6 @@ void proto_emit(struct proto_env *env, struct span *s, bool answered);
 extern const struct protocol proto_http1;
 extern const struct protocol proto_redis;
 extern const struct protocol proto_postgres;
+extern const struct protocol proto_mysql;
 
 #endif /* OBI_PROTOCOL_H */

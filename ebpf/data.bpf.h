@@ -131,19 +131,45 @@ static __always_inline bool http_start(const __u8 *b)
 	return false;
 }
 
+/* Nothing has gone the other way on the socket yet: the other end has not spoken (for a read,
+ * nothing was sent; for a send, nothing received). */
+static __always_inline bool db_first_words(struct sock *sk, __u8 dir)
+{
+	if (dir == OBI_DIR_SEND)
+		return !BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
+	return !BPF_CORE_READ((struct tcp_sock *)sk, bytes_sent);
+}
+
+/* A MySQL Handshake v10: a 3-byte length (it is short), sequence id 0, protocol 10, then the
+ * server version's first bytes ("8.0.", "5.5.5-10.", "11.4"); user space checks the rest. */
+static __always_inline bool mysql_handshake(const __u8 *b)
+{
+	return b[1] == 0 && b[2] == 0 && b[3] == 0 && b[4] == 0x0a && b[5] >= '1' && b[5] <= '9' &&
+	       b[6] >= 0x20 && b[6] < 0x7f && b[7] >= 0x20 && b[7] < 0x7f;
+}
+
+/* A MySQL command packet: sequence id 0, COM_INIT_DB, COM_QUERY, COM_STMT_PREPARE or
+ * COM_STMT_EXECUTE (the commands obi makes spans of). */
+static __always_inline bool mysql_command(const __u8 *b)
+{
+	return b[3] == 0 && (b[4] == 0x02 || b[4] == 0x03 || b[4] == 0x16 || b[4] == 0x17);
+}
+
 /*
- * The first bytes open a database request; returns the role they prove for the sender
- * (OBI_DB_CLIENT when `dir` is a send), or OBI_DB_NONE. PostgreSQL's frontend messages say
- * which end they come from: a startup message or SSLRequest (length, then protocol 3.0 or the
- * SSL code), a Query or a Parse ('Q', 'P', a length below 16 MiB). A RESP command ("*<n>\r\n$")
- * does not: a reply can look the same, so it counts only where the socket has carried nothing
- * the other way yet (a connection's first request) or the connection is known.
+ * The first bytes open a database request or a database connection; returns the role they
+ * prove for the traced process (OBI_DB_CLIENT or OBI_DB_SERVER), or OBI_DB_NONE, with
+ * OBI_DB_MYSQL for a MySQL handshake. A request says which end sends it: its sender is the
+ * client. PostgreSQL's frontend messages say so alone: a startup message or SSLRequest
+ * (length, then protocol 3.0 or the SSL code), a Query or a Parse ('Q', 'P', a length below
+ * 16 MiB). A RESP command ("*<n>\r\n$") does not: a reply can look the same, so it counts only
+ * where the socket has carried nothing the other way yet (a connection's first request) or the
+ * connection is known. MySQL's server speaks first: its handshake, where nothing went the
+ * other way yet, proves both ends; a command counts on a connection that began with one.
  */
 static __always_inline __u8 db_start(const __u8 *b, struct sock *sk, struct obi_conn *conn,
 				     __u8 dir)
 {
-	__u8 me = dir == OBI_DIR_SEND ? OBI_DB_CLIENT : OBI_DB_SERVER;
-	__u64 other = 0;
+	__u8 me = dir == OBI_DIR_SEND ? OBI_DB_CLIENT : OBI_DB_SERVER; /* if b is a request */
 
 	if (b[0] == '*') {
 		bool cmd = b[1] >= '1' && b[1] <= '9' &&
@@ -154,14 +180,14 @@ static __always_inline __u8 db_start(const __u8 *b, struct sock *sk, struct obi_
 			return OBI_DB_NONE;
 		if (conn)
 			return conn->db_role == me ? me : OBI_DB_NONE;
-		if (dir == OBI_DIR_SEND)
-			other = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
-		else
-			other = BPF_CORE_READ((struct tcp_sock *)sk, bytes_sent);
-		return other ? OBI_DB_NONE : me;
+		return db_first_words(sk, dir) ? me : OBI_DB_NONE;
 	}
+	if (!conn && mysql_handshake(b) && db_first_words(sk, dir))
+		return OBI_DB_MYSQL | (dir == OBI_DIR_SEND ? OBI_DB_SERVER : OBI_DB_CLIENT);
 	if ((b[0] == 'Q' || b[0] == 'P') && b[1] == 0 && (b[2] | b[3] | b[4]))
 		return me;
+	if (conn && conn->db_mysql && mysql_command(b))
+		return conn->db_role == me ? me : OBI_DB_NONE;
 	if (b[0] || b[1] || b[2] > 0x27)	/* a startup message is under 10 kB */
 		return OBI_DB_NONE;
 	if ((b[4] == 0 && b[5] == 3 && b[6] == 0 && b[7] == 0) ||
@@ -421,15 +447,16 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 		response = start && e->data[0] == 'H' && e->data[1] == 'T';
 	}
 	conn = conn_find(key, slot);
-	if (!start && first >= 8) {
+	if (!start && first >= 8)
 		db = db_start(e->data, sk, conn, dir);
-		if (db && conn && !conn->db_role)
-			conn->db_role = db;
-	}
 	if (!conn)
 		conn = conn_of(sk, &key, slot, tgid, start || db);
 	if (!conn)
 		return 0; /* nothing to say */
+	if (db & OBI_DB_MYSQL) {
+		conn->db_mysql = 1;
+		db &= ~OBI_DB_MYSQL;
+	}
 	if (db && !conn->db_role)
 		conn->db_role = db;
 	fill_header(e, conn, sk, key, tgid, tid, a->fd, ret, dir, kind, start);
@@ -441,7 +468,8 @@ static __always_inline int io_event(void *ctx, __u64 id, __u32 tgid, __u32 tid, 
 	else if (kind != BUF_NONE)
 		read_tail(a, sc, base, ret, e);
 	/* a database client's request gets its span's ids and parent as an HTTP one does */
-	start = start || (db == OBI_DB_CLIENT && conn->db_role == OBI_DB_CLIENT);
+	start =
+	    start || (dir == OBI_DIR_SEND && db == OBI_DB_CLIENT && conn->db_role == OBI_DB_CLIENT);
 	return dispatch(ctx, sc, conn, id, key, slot, dir, start, response, cap, via);
 }
 

@@ -51,7 +51,8 @@ enum obi_select_reason {
 /* Data event flags. */
 #define OBI_F_MSG_START 0x1	/* buffer starts with an HTTP request or status line */
 #define OBI_F_SENDFILE 0x2	/* bytes moved by sendfile: no payload */
-#define OBI_F_DB_START 0x4	/* buffer starts a database request (RESP, PostgreSQL) */
+#define OBI_F_DB_START 0x4	/* buffer starts a database request (RESP, PostgreSQL, MySQL) or
+				 * MySQL's handshake */
 
 struct obi_sockaddr {
 	__u8 addr[16];		/* IPv4 in the first 4 bytes, or IPv6 (v4-mapped kept as is) */
@@ -147,6 +148,7 @@ enum obi_db_role {
 	OBI_DB_NONE = 0,
 	OBI_DB_CLIENT = 1,
 	OBI_DB_SERVER = 2,
+	OBI_DB_MYSQL = 0x80,	/* with a role, from the kernel's db_start: a MySQL handshake */
 };
 
 /* Per-socket counters kept by the kernel (conn_slots map, for socket sock_id). */
@@ -156,7 +158,8 @@ struct obi_conn {
 	__u32 pid;
 	__u8 is_http;		/* a message start was seen on this socket */
 	__u8 db_role;		/* enum obi_db_role: which end of a database connection */
-	__u8 _pad[2];
+	__u8 db_mysql;		/* the connection began with a MySQL handshake */
+	__u8 _pad;
 	/* the server request last read on this socket, until its response starts */
 	__u64 req_id;		/* reading thread (pid_tgid); 0 = none */
 	__u32 req_hash;		/* its path hash (0: not origin-form) */
