@@ -4,10 +4,12 @@
 (1) A selected server that reads a request and closes without answering: exactly one SERVER
 span, status 0, error. (2) A client selected by OTEL_EBPF_TARGET_PID whose (unselected) server
 closes without answering: exactly one CLIENT span, status 0, error. (3) Non-HTTP traffic to a
-selected server — random bytes, a TLS ClientHello-like blob, a redis PING, a "GET " followed by
-binary junk, an HTTP response sent as if it were a request, and junk after a real request on a
-keep-alive connection — gives no span; obi stays up (a valid GET afterwards gives its span, it
-exits 0) and its exit summary counts the spans, the unanswered requests and the not_http heads."""
+selected server — random bytes, a TLS ClientHello-like blob, a "GET " followed by binary junk,
+an HTTP response sent as if it were a request, and junk after a real request on a keep-alive
+connection — gives no span; obi stays up (a valid GET afterwards gives its span, it exits 0)
+and its exit summary counts the spans, the unanswered requests and the not_http heads. A redis
+PING among them, which this server answers "-ERR not http", is a Redis exchange on the wire:
+one RedisServer span, PING, an error with code ERR."""
 import random
 import socket
 import time
@@ -63,13 +65,19 @@ def junk_part(obi, port, srv, since):
     good = b"GET /ok HTTP/1.1\r\nHost: junk.example\r\n\r\n"
     cport_ka, _ = exchange(port, (good, OK), (random_bytes, ERR))
     time.sleep(0.3)   # obi polls every 20 ms: any span from the junk would be out by now
-    junk_spans = [h.short(s) for s in obi.spans if s.get("network.local.port") == port]
+    mine = [s for s in obi.spans if s.get("network.local.port") == port]
+    redis_spans = [s for s in mine if s.get("type") == "RedisServer"]
+    junk_spans = [h.short(s) for s in mine if s.get("type") != "RedisServer"]
     h.check(len(junk_spans) == 1 and "'/ok'" in junk_spans[0],
             f"spans of the server after the non-HTTP traffic: expected only the GET /ok, got "
             f"{junk_spans}")
+    h.check_eq([(s.get("db.operation.name"), s.get("db.response.status_code"), s.get("error"))
+                for s in redis_spans], [("PING", "ERR", True)],
+               "the redis PING answered -ERR: one RedisServer span")
     cport_final, _ = exchange(port, (b"GET /final HTTP/1.1\r\nHost: junk.example\r\n\r\n", OK))
-    spans = obi.wait_spans(2, lambda s: s.get("network.local.port") == port,
-                           what="spans from the non-HTTP server (GET /ok and GET /final only)")
+    spans = obi.wait_spans(2, lambda s: s.get("network.local.port") == port and
+                           s.get("type") == "HTTP",
+                           what="HTTP spans from the non-HTTP server (GET /ok and GET /final)")
     p = h.Problems()
     for s, path, cport in ((spans[0], "/ok", cport_ka), (spans[1], "/final", cport_final)):
         h.expect_span(s, f"GET {path} among junk", {
@@ -127,9 +135,9 @@ def main():
     # (3) non-HTTP traffic
     junk_part(obi, junk_port, junk, since)
     h.check(obi.p.poll() is None, f"obi exited ({obi.p.returncode}) after the non-HTTP traffic")
-    obi.stop(expect_code=0, expect_total=4)
+    obi.stop(expect_code=0, expect_total=5)
     summary = obi.summary()
-    for k, want in (("spans", 4), ("unanswered", 2), ("lost_events", 0)):
+    for k, want in (("spans", 5), ("unanswered", 2), ("lost_events", 0)):
         p.eq(f"summary {k}", summary.get(k), want)
     # "GET <junk>", the response sent as a request, the junk after GET /ok (and the server's
     # "-ERR" replies on connections obi saw speak HTTP) reach the parser and fail it
