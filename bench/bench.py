@@ -10,6 +10,7 @@ which builds obi and the paced load generator first. Scenarios:
   5 loss                 10,000 req/s for 30 s: spans == requests; past saturation: counted drops
   6 versus an SDK        Node.js bare / OpenTelemetry JS SDK / bare under obi
   7 start-up             exec -> "obi ready" -> first span
+  8 database             pgbench select-only against a private postgresql-15: tps, BPF ns/query
 
 Variants of a scenario run interleaved over several rounds (the order rotates each round) and
 the tables report medians, because absolute numbers drift on shared 2-core machines. Every
@@ -28,10 +29,10 @@ import sys
 import threading
 import time
 
-from bench_harness import (HERE, Nginx, NodeServer, OBI, Obi, PACE, ROOT, Sink, cleanup, fmt,
-                           free_port, http_get, log, machine_cpu_s, make_work_dir, maps_of, median,
-                           met, pace, prog_snapshot, restore_bpf_stats, rotate, set_bpf_stats,
-                           spawn, stop, table, wrk)
+from bench_harness import (HERE, Nginx, NodeServer, OBI, Obi, PACE, PG_BIN, Postgres, ROOT,
+                           Sink, cleanup, fmt, free_port, http_get, log, machine_cpu_s,
+                           make_work_dir, maps_of, median, met, pace, pgbench, prog_snapshot,
+                           restore_bpf_stats, rotate, set_bpf_stats, spawn, stop, table, wrk)
 
 
 # --- the scenarios --------------------------------------------------------------------------
@@ -727,14 +728,165 @@ class Suite:
         return {"ready_ms": (t_ready - t0) * 1e3, "span_ms": (t_span - t0) * 1e3,
                 "resp_to_span_ms": (t_span - t_resp) * 1e3}
 
+    # 8 -----------------------------------------------------------------------------------
+    S8_VARIANTS = ["no obi", "obi: pgbench", "obi: pgbench + postgres",
+                   "obi: pgbench, propagation disabled"]
+
+    def s8(self):
+        rounds, dur, scale = self.q(5, 1), self.q(10, 3), 10
+        variants = self.S8_VARIANTS
+        title = "8. Database (PostgreSQL, pgbench select-only)"
+        if not os.access(os.path.join(PG_BIN, "postgres"), os.X_OK):
+            note = "not run: %s/postgres missing (postgresql-15, scripts/install-deps.sh)" % PG_BIN
+            self.summary_rows.append(["8 database: tps ratio, obi / no obi", "≥ 0.90", note,
+                                      "n/a"])
+            self.emit(title, note + ".")
+            return
+        runs = {v: [] for v in variants}
+        log("scenario 8: database, postgresql + pgbench -S, %d rounds x %d variants x %d s" % (
+            rounds, len(variants), dur))
+        t0 = time.monotonic()
+        pg = Postgres(free_port()).start()
+        try:
+            pg.pgbench_init(scale)
+            t_setup = time.monotonic() - t0
+            version = pg.version()
+            pgbench(pg, self.q(3, 1))  # warm-up (caches, the table's pages), without obi
+            set_bpf_stats(True)
+            try:
+                for r in range(rounds):
+                    for v in rotate(variants, r):
+                        runs[v].append(self.s8_trial(v, pg, dur))
+                        x = runs[v][-1]
+                        log("  round %d %-24s %7.0f tps%s" % (
+                            r + 1, v, x["tps"], "" if "obi" not in x else
+                            ", BPF %.0f ns/query, %s spans / %d queries, obi CPU %.2f us/span"
+                            % (x["bpf_ns_per_query"], x["spans"], x["transactions"],
+                               x["cpu_us_per_span"] or 0)))
+            finally:
+                restore_bpf_stats()
+        finally:
+            pg.stop()
+        self.raw["s8"] = runs
+        keys = ("tps", "latency_avg_ms", "machine_us_per_query", "bpf_ns_per_query",
+                "bpf_ns_per_span", "spans_per_query", "cpu_us_per_span", "cpu_us_per_query")
+        med = {v: {k: median([x.get(k) for x in runs[v]]) for k in keys} for v in variants}
+        base = med["no obi"]["tps"]
+        rows, goals = [], []
+        for v in variants:
+            m = med[v]
+            m["ratio"] = m["tps"] / base if base else None
+            obi = v != "no obi"
+            last = runs[v][-1]
+            rows.append([v, fmt(m["tps"], 0), fmt(m["ratio"], 3), fmt(m["latency_avg_ms"], 3),
+                         fmt(m["machine_us_per_query"], 1),
+                         fmt(m["bpf_ns_per_query"], 0) if obi else "",
+                         fmt(m["bpf_ns_per_span"], 0) if obi else "",
+                         ("%s / %d" % (last.get("spans"), last["transactions"])) if obi else "",
+                         fmt(m["spans_per_query"], 3) if obi else "",
+                         fmt(m["cpu_us_per_span"], 2) if obi else "",
+                         last.get("processes", "") if obi else "",
+                         " ".join(fmt(x["tps"], 0) for x in runs[v])])
+        for v in variants[1:3]:
+            goals.append(["tps ratio, %s / no obi" % v, "≥ 0.90", fmt(med[v]["ratio"], 3),
+                          met(med[v]["ratio"] is not None and med[v]["ratio"] >= 0.90)])
+        for v in variants[1:3]:
+            goals.append(["BPF run time per query, %s" % v, "no goal yet: reported",
+                          "%s ns (obi CPU %s µs per span, %s spans per query)" % (
+                              fmt(med[v]["bpf_ns_per_query"], 0), fmt(med[v]["cpu_us_per_span"], 2),
+                              fmt(med[v]["spans_per_query"], 3)), "n/a"])
+        self.summary_rows += [["8 database: " + g[0], g[1], g[2], g[3]] for g in goals]
+        text = table(["goal", "target", "result", "met?"], goals) + "\n\n"
+        text += table(["variant", "tps (median)", "ratio", "latency avg ms", "machine CPU µs/query",
+                       "BPF ns/query", "BPF ns/span", "spans / queries (last round)",
+                       "spans/query", "obi CPU µs/span", "processes (last round)",
+                       "tps per round"], rows)
+        for v in variants[1:]:
+            text += "\n\nPer program, %s (median over rounds):\n\n" % v
+            text += self.prog_table([{"progs": x["progs"],
+                                      "bpf_ns_per_request": x["bpf_ns_per_query"]}
+                                     for x in runs[v]]).replace("/request", "/query")
+        text += ("\n\n%s started by the suite: `initdb --auth=trust` into its temp dir, "
+                 "`postgres -p <free port> -c listen_addresses=127.0.0.1 -c fsync=off` (defaults "
+                 "otherwise), `pgbench -i -s %d` (1,000,000 rows in `pgbench_accounts`); set-up "
+                 "%.0f s. Load: `pgbench -M prepared -S -c 4 -j 2 -T %d -n` on loopback (the "
+                 "extended protocol with a named prepared statement; select-only, so every "
+                 "transaction is one `SELECT abalance FROM pgbench_accounts WHERE aid = $1`), "
+                 "after a %d s warm-up without obi; %d rounds, variant order rotated each round. "
+                 "tps = pgbench's own `tps = ...`, excluding connection time; ratio against the "
+                 "median without obi. obi is started before each pgbench run and stopped after "
+                 "it, so every connection is opened under obi; the server stays up. *obi: "
+                 "pgbench*: `OTEL_EBPF_AUTO_TARGET_EXE=*/pgbench`, printer disabled, no export: "
+                 "one client span per query. *obi: pgbench + postgres*: also "
+                 "`OTEL_EBPF_OPEN_PORT=<postgres port>`, which selects the postmaster and the "
+                 "backends it forks for pgbench's connections: a client and a server span per "
+                 "query. *propagation disabled*: the first with "
+                 "`OTEL_EBPF_BPF_CONTEXT_PROPAGATION=disabled` (no goal: it isolates what the "
+                 "default `headers` costs here, where there is no HTTP request to inject into: "
+                 "pgbench's connections in obi's SOCKHASH, with its `sk_msg` and `sk_skb` "
+                 "programs on every send and receive). `kernel.bpf_stats_enabled=1` in every variant of this scenario (restored "
+                 "after), which adds ~20-40 ns per program run to the obi variants' tps as well. "
+                 "queries = pgbench's transactions processed; BPF ns/query = Δ`run_time_ns` over "
+                 "all of obi's programs during the pgbench run ÷ queries (the programs of scenario "
+                 "3's table; runs for unselected processes included); spans = `spans=` of obi's "
+                 "exit summary, which also counts pgbench's few set-up statements and one PREPARE "
+                 "per connection; obi CPU = schedstat of obi's threads over the pgbench run ÷ "
+                 "spans; machine CPU = busy time of all CPUs (/proc/stat) ÷ queries, client, "
+                 "server, kernel and obi together. processes = obi's `instrumenting process` "
+                 "log lines (pgbench; the postmaster and its backends). The tps goal is scenario 1's: "
+                 "pgbench saturates both cores, so lost tps is obi's whole cost per query; BPF "
+                 "and CPU per query have no goal yet.") % (
+            version, scale, t_setup, dur, self.q(3, 1), rounds)
+        self.emit(title, text)
+
+    def s8_trial(self, v, pg, dur):
+        obi = None
+        if v != "no obi":
+            obi = Obi([pg.port] if "postgres" in v else [], tag="s8",
+                      propagation="disabled" if "disabled" in v else "headers",
+                      env={"OTEL_EBPF_AUTO_TARGET_EXE": "*/pgbench"}).start()
+        try:
+            progs = obi.bpf_ids()[0] if obi else set()
+            s0 = prog_snapshot(progs) if obi else {}
+            c0, m0 = (obi.cpu_ns() if obi else 0), machine_cpu_s()
+            res = pgbench(pg, dur)
+            c1, m1 = (obi.cpu_ns() if obi else 0), machine_cpu_s()
+            s1 = prog_snapshot(progs) if obi else {}
+        finally:
+            o = obi.stop() if obi else None
+        q = res["transactions"]
+        res["machine_us_per_query"] = (m1 - m0) * 1e6 / q
+        if not obi:
+            return res
+        s = o.get("summary", {})
+        res.update(obi=o, spans=s.get("spans"), progs={},
+                   processes=obi.stderr().count("instrumenting process"))
+        total_ns = 0
+        for pid, p in s1.items():
+            p0 = s0.get(pid, {})
+            dns = p.get("run_time_ns", 0) - p0.get("run_time_ns", 0)
+            dcnt = p.get("run_cnt", 0) - p0.get("run_cnt", 0)
+            total_ns += dns
+            res["progs"][p.get("name", str(pid))] = {
+                "type": p.get("type"), "ns": dns, "runs": dcnt,
+                "verified_insns": obi.verified.get(pid), "ns_per_req": dns / q,
+                "runs_per_req": dcnt / q, "ns_per_run": dns / dcnt if dcnt else 0}
+        res["bpf_ns_per_query"] = total_ns / q
+        spans = res["spans"] or 0
+        res["spans_per_query"] = spans / q
+        res["bpf_ns_per_span"] = total_ns / spans if spans else None
+        res["cpu_us_per_span"] = (c1 - c0) / 1e3 / spans if spans else None
+        res["cpu_us_per_query"] = (c1 - c0) / 1e3 / q
+        return res
+
     # -------------------------------------------------------------------------------------
     def run(self, which):
         self.summary_rows = []
         t0 = time.monotonic()
         steps = {"1": self.s1, "2": self.s2, "3": self.s3, "5": self.s5, "6": self.s6,
-                 "7": self.s7}
+                 "7": self.s7, "8": self.s8}
         # 5 before 3/4 so that the memory peak covers the loss runs
-        for k in ("1", "2", "5", "3", "6", "7"):
+        for k in ("1", "2", "5", "3", "6", "7", "8"):
             if k in which or (k == "3" and "4" in which):
                 steps[k]()
         self.elapsed = time.monotonic() - t0
@@ -765,7 +917,7 @@ def machine_info():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1-2 short rounds (development)")
-    ap.add_argument("--scenarios", default="1234567", help="which scenarios, e.g. 13")
+    ap.add_argument("--scenarios", default="12345678", help="which scenarios, e.g. 13")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -804,7 +956,7 @@ def main():
     md = "\n".join(head) + "\n" + "\n".join(suite.md)
     os.makedirs(args.out, exist_ok=True)
     name = started.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
-    if sorted(args.scenarios) != sorted("1234567"):
+    if sorted(set(args.scenarios)) != sorted("12345678"):
         name += "-s" + "".join(sorted(set(args.scenarios)))  # a partial run keeps the full one
     with open(os.path.join(args.out, name + ".md"), "w") as f:
         f.write(md)

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """The pieces obi's benchmarks are built from (bench.py's scenarios, bench/cost/'s A/B scripts):
-processes and their clean-up, kernel.bpf_stats_enabled, nginx, the Node.js server and the OTLP
-sink, obi started and stopped with its summary, BPF program and map snapshots, the wrk and pace
+processes and their clean-up, kernel.bpf_stats_enabled, nginx, the Node.js server, a private
+PostgreSQL and pgbench, the OTLP sink, obi started and stopped with its summary, BPF program and map snapshots, the wrk and pace
 load generators, and Markdown tables. WORK (the run's temp dir, made by make_work_dir) and OBI
 (the binary) are module globals a caller may set. Python standard library only.
 """
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -22,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OBI = os.environ.get("OBI_BIN", os.path.join(ROOT, "build", "obi"))
 PACE = os.environ.get("PACE_BIN", os.path.join(ROOT, "build", "bench", "pace"))
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 
@@ -277,6 +279,93 @@ class NodeServer:
         self.p = None
 
 
+class Postgres:
+    """A private PostgreSQL (PG_BIN, postgresql-15) on loopback: a cluster made by initdb in
+    WORK/postgres (trust authentication, fsync off), the postmaster run as the postgres user in
+    a process group of its own, so that cleanup() takes it and its backends with the rest."""
+
+    def __init__(self, port):
+        self.port = port
+        self.pw = pwd.getpwnam("postgres")
+        os.chmod(WORK, 0o711)  # the postgres user reaches its directory, lists nothing
+        self.dir = os.path.join(WORK, "postgres")
+        self.data, self.sock = os.path.join(self.dir, "data"), os.path.join(self.dir, "sock")
+        for d in (self.dir, self.data, self.sock):
+            os.mkdir(d, 0o700)
+            os.chown(d, self.pw.pw_uid, self.pw.pw_gid)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("OTEL_", "PG", "LC_", "LANG"))}
+        self.env.update(LANG="C", HOME=self.dir)
+        self.p = None
+
+    def as_postgres(self):
+        return {"user": self.pw.pw_uid, "group": self.pw.pw_gid, "extra_groups": [],
+                "cwd": self.dir, "env": self.env}
+
+    def run(self, args, timeout=600):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, **self.as_postgres())
+        if r.returncode:
+            raise RuntimeError("%s failed (exit %d): %s" % (" ".join(args), r.returncode,
+                                                            (r.stdout + r.stderr)[-2000:]))
+        return r.stdout + r.stderr
+
+    def conn_args(self):
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+
+    def start(self, timeout=60):
+        self.run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "--auth=trust",
+                  "-U", "postgres", "-E", "UTF8", "--locale=C"])
+        self.log = os.path.join(self.dir, "postgres.log")
+        out = open(self.log, "ab")
+        self.p = spawn([os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
+                        "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                       stdout=out, stderr=out, **self.as_postgres())
+        out.close()
+        end = time.monotonic() + timeout
+        while subprocess.run([os.path.join(PG_BIN, "pg_isready"), "-q", *self.conn_args()],
+                             env=self.env).returncode:
+            if self.p.poll() is not None or time.monotonic() > end:
+                with open(self.log, errors="replace") as f:
+                    raise RuntimeError("postgres (exit %s) not ready on 127.0.0.1:%d: %s" % (
+                        self.p.poll(), self.port, f.read()[-2000:]))
+            time.sleep(0.1)
+        return self
+
+    def version(self):
+        return self.run([os.path.join(PG_BIN, "postgres"), "--version"]).strip()
+
+    def pgbench_init(self, scale):
+        self.run([os.path.join(PG_BIN, "pgbench"), "-i", "-q", "-s", str(scale),
+                  *self.conn_args(), "postgres"])
+
+    def stop(self):
+        stop(self.p, signal.SIGINT, 30)  # fast shutdown: the backends end, then the postmaster
+        self.p = None
+
+
+def pgbench(pg, duration, clients=4, threads=2, extra=("-M", "prepared", "-S")):
+    """pgbench run as root (its executable is PG_BIN/pgbench, which obi can select) against
+    pg's database "postgres", -n (no vacuum first); its own figures."""
+    args = [os.path.join(PG_BIN, "pgbench"), *extra, "-c", str(clients), "-j", str(threads),
+            "-T", str(duration), "-n", *pg.conn_args(), "postgres"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60,
+                       env=pg.env, stdin=subprocess.DEVNULL)
+    if r.returncode:
+        raise RuntimeError("pgbench failed (exit %d): %s" % (r.returncode,
+                                                             (r.stdout + r.stderr)[-2000:]))
+    out = r.stdout
+    res = {"tps": float(re.search(r"^tps = ([\d.]+) \(without initial connection", out,
+                                  re.M).group(1)),
+           "transactions": int(re.search(r"number of transactions actually processed: (\d+)",
+                                         out).group(1))}
+    m = re.search(r"number of failed transactions: (\d+)", out)
+    res["failed"] = int(m.group(1)) if m else 0
+    m = re.search(r"latency average = ([\d.]+) ms", out)
+    res["latency_avg_ms"] = float(m.group(1)) if m else None
+    return res
+
+
 class Sink:
     def __init__(self):
         self.port = free_port()
@@ -310,12 +399,15 @@ def parse_kv(line):
 
 
 class Obi:
-    """obi selecting `ports`; printer disabled unless asked; OTLP export to `endpoint` if set."""
+    """obi selecting `ports` (and whatever the variables in `env` select); printer disabled
+    unless asked; OTLP export to `endpoint` if set."""
 
     def __init__(self, ports, printer="disabled", endpoint=None, propagation="headers",
-                 stdout_path=None, tag="obi"):
+                 stdout_path=None, tag="obi", env=None):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-        self.env["OTEL_EBPF_OPEN_PORT"] = ",".join(str(p) for p in ports)
+        if ports:
+            self.env["OTEL_EBPF_OPEN_PORT"] = ",".join(str(p) for p in ports)
+        self.env.update(env or {})
         self.env["OTEL_EBPF_TRACE_PRINTER"] = printer
         self.env["OTEL_EBPF_BPF_CONTEXT_PROPAGATION"] = propagation
         if endpoint:
