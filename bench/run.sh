@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# obi's benchmark suite in one command: sudo bench/run.sh [--quick] [--scenarios 1234567]
+# obi's benchmark suite in one command: sudo bench/run.sh [--quick] [--scenarios 12345678]
 # Builds obi and the paced load generator, installs the Node.js SDK packages from the committed
 # lock file if needed, runs bench/bench.py and writes bench/results/<date>.md (and .json).
 set -euo pipefail
