@@ -15,10 +15,11 @@ packages=(
 	docker-compose
 	# fuzzing (libFuzzer runtime for clang 14)
 	libclang-rt-14-dev
-	# integration tests: real servers and clients (python3-redis and python3-psycopg2 are the
-	# clients' libraries, for Debian's /usr/bin/python3)
+	# integration tests: real servers and clients (python3-redis, python3-psycopg2 and
+	# python3-pymysql are the clients' libraries, for Debian's /usr/bin/python3; libmariadb-dev
+	# for test_mysql's client of server-side prepared statements)
 	curl python3 nginx-light haproxy wrk iproute2 procps redis-server python3-redis
-	postgresql-15 python3-psycopg2
+	postgresql-15 python3-psycopg2 mariadb-server python3-pymysql libmariadb-dev
 )
 
 missing=()

@@ -67,6 +67,20 @@ REDIS_GET = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
 PG_STARTUP = (struct.pack(">II", 8 + 22, 196608) + b"user\0app\0database\0shop\0\0")
 
 
+def my_packet(seq, payload):
+    """A MySQL packet: 3-byte little-endian length, sequence id, payload."""
+    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload
+
+
+MY_HANDSHAKE = my_packet(0, b"\x0a5.5.5-10.11.19-MariaDB\0\x01\0\0\0" + b"a" * 8 + b"\0"
+                         + b"\xff\xf7\x08\x02\0\xff\x81\x15" + b"\0" * 10 + b"b" * 12
+                         + b"\0mysql_native_password\0")
+# HandshakeResponse41: PROTOCOL_41 | SECURE_CONNECTION | CONNECT_WITH_DB | PLUGIN_AUTH, user
+# "app", 20 bytes of auth data, database "shop"
+MY_RESPONSE = (struct.pack("<IIB", 0x00088208, 1 << 24, 45) + b"\0" * 23 + b"app\0\x14"
+               + b"c" * 20 + b"shop\0")
+
+
 def conn_seeds():
     ids = (bytes(range(1, 17)), bytes(range(17, 25)), bytes(8), 1)
     seeds = {
@@ -126,6 +140,39 @@ def conn_seeds():
         + data(b"P\0\0\0\x1as1\0SELECT $1 FROM t\0\0\0B\0\0\0\x0e\0s1\0\0\0\0\0\0\0"
                b"E\0\0\0\x09\0\0\0\0\0S\0\0\0\x04", send=True, start=False, db=True)
         + data(b"1\0\0\0\x042\0\0\0\x04E\0\0\0\x0cCXX000\0\0Z\0\0\0\x05E") + close(),
+        "mysql_session": data(MY_HANDSHAKE, start=False, db=True)
+        + data(my_packet(1, MY_RESPONSE), send=True, start=False)
+        + data(my_packet(2, b"\0\0\0\x02\0\0\0"))
+        + data(my_packet(0, b"\x03SELECT v FROM t WHERE id = 1"), send=True, start=False,
+               db=True)
+        + data(my_packet(1, b"\x01") + my_packet(2, b"\x03def\0\0\0\x01v\0\x0c\x08\0"
+                                                      b"\x0b\0\0\0\x03\0\0\0\0")
+               + my_packet(3, b"\xfe\0\0\x02\0") + my_packet(4, b"\x03abc")
+               + my_packet(5, b"\xfe\0\0\x02\0"))
+        + data(my_packet(0, b"\x03SELECT * FROM nope"), send=True, start=False, db=True)
+        + data(my_packet(1, b"\xff\x7a\x04#42S02Table 'shop.nope' doesn't exist")) + close(),
+        "mysql_prepared": data(MY_HANDSHAKE, start=False, db=True)
+        + data(my_packet(1, MY_RESPONSE), send=True, start=False)
+        + data(my_packet(2, b"\0\0\0\x02\0\0\0"))
+        + data(my_packet(0, b"\x16INSERT INTO t (a) VALUES (?)"), send=True, start=False,
+               db=True)
+        + data(my_packet(1, b"\0\x07\0\0\0\0\0\x01\0\0\0\0")
+               + my_packet(2, b"\x03def\0\0\0\x01?\0\x0c\x3f\0\0\0\0\0\xfd\x80\0\0\0\0")
+               + my_packet(3, b"\xfe\0\0\x02\0"))
+        + data(my_packet(0, b"\x17\x07\0\0\0\0\x01\0\0\0\0\x01\x03\0\x05\0\0\0"),
+               send=True, start=False, db=True)
+        + data(my_packet(1, b"\0\x01\0\x02\0\0\0"))
+        + data(my_packet(0, b"\x17\x63\0\0\0\0\x01\0\0\0"), send=True, start=False, db=True)
+        + data(my_packet(1, b"\xff\xdb\x04#HY000Unknown prepared statement handler"))
+        + data(my_packet(0, b"\x19\x07\0\0\0"), send=True, start=False, db=True)
+        + data(my_packet(0, b"\x01"), send=True, start=False) + close(),
+        "mysql_big_result": data(MY_HANDSHAKE, start=False, db=True)
+        + data(my_packet(1, MY_RESPONSE), send=True, start=False)
+        + data(my_packet(2, b"\0\0\0\x02\0\0\0"))
+        + data(my_packet(0, b"\x03SELECT v FROM t"), send=True, start=False, db=True)
+        + data(my_packet(1, b"\x01") + b"".join(my_packet(2 + i, b"\x03abc") for i in range(80)),
+               lenmode=3, extra=200)
+        + data(my_packet(90, b"\xfe\0\0\x22\0"), start=False),
     }
     many = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(35))
     seeds["pipeline_overflow"] = (data(many[:CAP_MAX]) + data(many[:CAP_MAX])
