@@ -8,7 +8,8 @@ Web app (servers/pg_app.py, selected by its port), per request: one HTTP server 
 SQLClient span per statement (psycopg2's BEGIN, the statement, COMMIT), each a child of the
 server span, with operation, table, database, the statement with its literals as '?', and the
 SQLSTATE of a failing one. pgbench (selected by its executable): its prepared UPDATE/SELECT/
-INSERT statements by table. Answers are the same with and without obi."""
+INSERT statements by table. Then the server selected too: the backend's SQLServer spans.
+Answers are the same with and without obi."""
 import json
 import os
 import pwd
@@ -144,6 +145,20 @@ def main():
     h.check_eq(selects, {"SELECT abalance FROM pgbench_accounts WHERE aid = $1;"},
                "pgbench's prepared SELECT, its parameter a placeholder")
     obi.stop()
+
+    # the server selected too (its backends are forked per connection): SQLServer spans
+    obi = h.Obi({"OTEL_EBPF_OPEN_PORT": f"{app_port},{pg_port}"})
+    h.check_eq(get(app_port, "/item/2"), {"rows": [["ink", 7.0]]}, "answer with the server traced")
+    spans = obi.wait_spans(5, what="HTTP, SQL client and SQL server spans of one request")
+    srv = sorted((s for s in spans if s.get("type") == "SQLServer"),
+                 key=lambda s: s["start_time_unix_nano"])
+    h.check_eq([(s["kind"], s.get("db.operation.name"), s.get("db.collection.name", ""),
+                 s.get("db.namespace"), s.get("network.local.port")) for s in srv],
+               [("SERVER", "BEGIN", "", "shop", pg_port),
+                ("SERVER", "SELECT", "items", "shop", pg_port)],
+               "SQLServer spans of the postgres backend")
+    h.check(all(s["process.pid"] != app.pid for s in srv), "SQLServer spans are the backend's")
+    obi.stop(expect_total=5)
     app.kill()
     pg.kill()
 
