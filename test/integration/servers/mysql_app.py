@@ -8,6 +8,9 @@ HTTP/1.1 on 127.0.0.1:P, one thread per request, one database connection per req
   GET /item/<id>   SELECT name, price FROM items WHERE id = <id>
   GET /add/<id>    INSERT INTO items (id, name, price) VALUES (<id>, 'n<id>', 1.5), then COMMIT
   GET /missing     SELECT * FROM no_such_table (fails: 1146, 42S02)
+  GET /many        SELECT seq FROM seq_1_to_3000 (MariaDB's sequence engine: a result far
+                   larger than what obi captures of a read), then on the same connection
+                   SELECT name FROM items WHERE id = 2
 Answers 200 with a JSON body. Prints "READY pid=<pid>". Needs Debian's python3-pymysql (it
 runs under /usr/bin/python3).
 """
@@ -58,6 +61,11 @@ class App(http.server.BaseHTTPRequestHandler):
                 cur.execute("SELECT * FROM no_such_table")
             except pymysql.Error as e:
                 return {"errno": e.args[0]}
+        if parts[0] == "many":
+            cur.execute("SELECT seq FROM seq_1_to_3000")
+            rows = len(cur.fetchall())
+            cur.execute("SELECT name FROM items WHERE id = %s", (2,))
+            return {"rows": rows, "then": cur.fetchall()[0][0]}
         return {"unknown": self.path}
 
 
