@@ -8,8 +8,8 @@ Web app (servers/mysql_app.py, selected by its port), per request: one HTTP serv
 SQLClient span per command (PyMySQL's SET AUTOCOMMIT at connect, the statement, COMMIT), each a
 child of the server span, with operation, table, database, the statement with its literals as
 '?', and the SQLSTATE of a failing one. The prepared-statement client (selected by its
-executable): a PREPARE span, then one span per execution with the prepared text. Answers are the
-same with and without obi."""
+executable): a PREPARE span, then one span per execution with the prepared text. Then the
+server selected too: mariadbd's SQLServer spans. Answers are the same with and without obi."""
 import json
 import os
 import pwd
@@ -167,6 +167,22 @@ def main():
     # of the read that ends it, not when the client speaks again (that would count again)
     h.check_eq((summary.get("lost_sync"), summary.get("unanswered")), (1, 0),
                "replies lost track of, spans unanswered")
+
+    # the server selected too (one process, a thread per connection): SQLServer spans
+    obi = h.Obi({"OTEL_EBPF_OPEN_PORT": f"{app_port},{db_port}"})
+    h.check_eq(get(app_port, "/item/2"), {"rows": [["ink", 7.0]]}, "answer with the server traced")
+    spans = obi.wait_spans(5, what="HTTP, SQL client and SQL server spans of one request")
+    srv = sorted((s for s in spans if s.get("type") == "SQLServer"),
+                 key=lambda s: s["start_time_unix_nano"])
+    h.check_eq([(s["kind"], s.get("db.operation.name"), s.get("db.collection.name", ""),
+                 s.get("db.query.text"), s.get("db.namespace"), s.get("db.system.name"),
+                 s.get("network.local.port")) for s in srv],
+               [("SERVER", "SET", "", "SET AUTOCOMMIT = ?", "shop", "mariadb", db_port),
+                ("SERVER", "SELECT", "items", "SELECT name, price FROM items WHERE id = ?",
+                 "shop", "mariadb", db_port)],
+               "SQLServer spans of mariadbd")
+    h.check(all(s["process.pid"] != app.pid for s in srv), "SQLServer spans are the server's")
+    obi.stop(expect_total=5)
     app.kill()
     db.kill()
 
