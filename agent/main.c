@@ -129,14 +129,18 @@ static void log_summary(struct agent *a, enum log_level level)
 	log_msg(level,
 		"summary: processes=%u spans=%llu unanswered=%llu events=%llu lost_events=%llu "
 		"not_http=%llu orphan_responses=%llu truncated_heads=%llu pipeline_overflow=%llu "
-		"conns=%llu conns_dropped=%llu bad_traceparent=%llu conn_table_full=%llu lost_sync=%llu",
+		"conns=%llu conns_dropped=%llu bad_traceparent=%llu conn_table_full=%llu lost_sync=%llu "
+		"injected=%llu rewritten=%llu inject_skipped=%llu inject_body_sends=%llu "
+		"inject_off_not_http=%llu inject_off_framing=%llu inject_no_state=%llu",
 		discovery_count(a->disc), (unsigned long long)st.spans,
 		(unsigned long long)st.spans_unanswered, (unsigned long long)a->events,
 		k[OBI_CNT_RINGBUF_FULL], (unsigned long long)st.not_http,
 		(unsigned long long)st.orphan_responses, (unsigned long long)st.truncated_heads,
 		(unsigned long long)st.pipeline_overflow, (unsigned long long)st.conns,
 		(unsigned long long)st.conns_dropped, (unsigned long long)st.bad_traceparent,
-		k[OBI_CNT_CONN_TABLE_FULL], (unsigned long long)st.lost_sync);
+		k[OBI_CNT_CONN_TABLE_FULL], (unsigned long long)st.lost_sync, k[OBI_CNT_INJECTED],
+		k[OBI_CNT_REWRITTEN], k[OBI_CNT_INJECT_SKIPPED], k[OBI_CNT_INJECT_BODY],
+		k[OBI_CNT_INJECT_OFF_PROTO], k[OBI_CNT_INJECT_OFF_FRAMING], k[OBI_CNT_INJECT_NO_STATE]);
 }
 
 static int run_loop(struct agent *a)

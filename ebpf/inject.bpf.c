@@ -56,6 +56,108 @@ int obi_sockops(struct bpf_sock_ops *skops)
 
 #define LINEAR_MAX 16384
 
+/*
+ * Where the next request starts on a connection, followed through every send: injection only
+ * ever looks at a send that starts a request, never at a body, and a connection whose framing
+ * obi cannot follow (its first bytes are no request, a chunked body, a head over several
+ * sends, pipelined requests in one send) is never touched again.
+ */
+enum frame_state {
+	FRAME_IDLE = 0,	/* the next send starts a request */
+	FRAME_BODY,	/* body_left bytes of a request body come first */
+	FRAME_OFF,	/* leave every byte alone */
+};
+
+struct msg_frame {
+	__u64 body_left;
+	__u8 state;
+	__u8 _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct msg_frame);
+} msg_frames SEC(".maps");
+
+static __always_inline void frame_off(struct msg_frame *fr, enum obi_counter why)
+{
+	fr->state = FRAME_OFF;
+	count(why);
+}
+
+/* A send while a body is still expected: all body, or the body's end and more (pipelining,
+ * which obi does not follow). */
+static __always_inline void frame_body(struct msg_frame *fr, __u32 size)
+{
+	count(OBI_CNT_INJECT_BODY);
+	if (size > fr->body_left) {
+		frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);
+		return;
+	}
+	fr->body_left -= size;
+	if (!fr->body_left)
+		fr->state = FRAME_IDLE;
+}
+
+/* Content-Length's value at b[at]: decimal digits after optional blanks, ended by CR, LF or a
+ * blank. False when it is not one. */
+static __always_inline bool content_length(const __u8 *b, __s32 at, __u32 n, __u64 *len)
+{
+	__u64 v = 0;
+	bool digits = false;
+
+	for (__u32 i = 0; i < 24; i++) {
+		__u32 p = (__u32)at + i;
+		__u8 c;
+
+		if (p >= n || p >= OBI_CAP_MAX)
+			return false;
+		barrier_var(p);	/* index b by p itself, masked: a bound the verifier sees */
+		c = b[p & (OBI_CAP_MAX - 1)];
+		if (c == ' ' || c == '\t') {
+			if (digits)
+				break;
+			continue;
+		}
+		if (c == '\r' || c == '\n')
+			break;
+		if (c < '0' || c > '9' || v > 0xffffffffffffULL)
+			return false;
+		v = v * 10 + (c - '0');
+		digits = true;
+	}
+	*len = v;
+	return digits;
+}
+
+/* The framing of the request that starts this send, from the scan of its head (sc->scan):
+ * where its body ends, counted from the send's `size` bytes. */
+static __always_inline void frame_request(struct msg_frame *fr, struct scratch *sc, __u32 n,
+					  __u32 size)
+{
+	struct head_scan *s = &sc->scan;
+	__u64 body = 0, in_send;
+
+	if (s->head_end <= 0 || s->te_count || s->cl_count > 1) {
+		/* the head goes on in the next send, or the body is chunked or ambiguous */
+		frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);
+		return;
+	}
+	if (s->cl_count && !content_length(sc->e.data, s->cl_val, n, &body)) {
+		frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);
+		return;
+	}
+	in_send = size - (__u32)s->head_end;
+	if (in_send > body) {
+		frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);	/* another request follows in it */
+		return;
+	}
+	fr->body_left = body - in_send;
+	fr->state = fr->body_left ? FRAME_BODY : FRAME_IDLE;
+}
+
 static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj)
 {
 	__u32 off = inj->off & (OBI_CAP_MAX - 1), size;
@@ -134,44 +236,73 @@ SEC("sk_msg")
 int plan_msg(struct sk_msg_md *msg)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 zero = 0, n, rport, tgid, tid;
+	__u32 zero = 0, n, rport, tgid, tid, size = msg->size;
 	struct inject *planned, inj = {};
 	struct inject_slot *slot;
+	struct msg_frame *fr;
 	struct scratch *sc;
+	struct bpf_sock *sk;
 
 	if (!inject_on || !current_selected(&tgid, &tid))
 		return SK_PASS;
+	sk = msg->sk;
+	if (!sk)
+		return SK_PASS;
+	fr = bpf_sk_storage_get(&msg_frames, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!fr) {
+		count(OBI_CNT_INJECT_NO_STATE);
+		return SK_PASS;
+	}
+	if (fr->state == FRAME_OFF)
+		return SK_PASS;
+	if (fr->state == FRAME_BODY) {
+		frame_body(fr, size);
+		return SK_PASS;
+	}
 	/* sk_msg_md's remote_port holds the network-order port in its upper half on little-endian
 	 * hosts (the kernel shifts it by 16); accept either layout */
 	rport = msg->remote_port;
 	if (rport > 0xffff)
 		rport >>= 16;
 	planned = inject_find(id);
-	if (planned && planned->lport == msg->local_port && planned->rport == rport)
-		return SK_PASS; /* a later part of a planned call */
+	if (planned && planned->lport == msg->local_port && planned->rport == rport) {
+		/* a later part of a planned call that its request did not frame: more requests */
+		frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);
+		return SK_PASS;
+	}
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return SK_PASS;
 	n = request_head(msg, sc->e.data);
-	if (!n)
+	if (!n) {
+		/* a send at a request boundary that is no request: not HTTP/1, or lost */
+		frame_off(fr, OBI_CNT_INJECT_OFF_PROTO);
 		return SK_PASS;
+	}
 	/* the slot first: a header goes out only with a plan the exit will find */
 	slot = inject_slot_of(id, 0);
 	if (!slot || !thread_slot_take(&slot->id, id)) {
 		slot = inject_slot_of(id, 1);
 		if (!slot || !thread_slot_take(&slot->id, id)) {
+			struct head_scan s;
+
 			count(OBI_CNT_INJECT_SKIPPED);
+			if (scan_head(n, &s))	/* no plan, but the framing still */
+				frame_request(fr, sc, n, size);
+			else
+				frame_off(fr, OBI_CNT_INJECT_OFF_FRAMING);
 			return SK_PASS;
 		}
 	}
 	inj.enter_ns = bpf_ktime_get_ns();
-	plan_client(id, n, &inj, 1);
+	plan_client(id, n, &inj, 1);	/* scans the head into sc->scan */
+	frame_request(fr, sc, n, size);
 	inj.lport = msg->local_port;
 	inj.rport = rport;
 	__builtin_memcpy(inj.head, sc->e.data, 4);
-	if (inj.mode == INJ_INSERT && msg->size >= inj.off)
+	if (inj.mode == INJ_INSERT && size >= inj.off)
 		msg_insert(msg, &inj);
-	else if (inj.mode == INJ_REWRITE && msg->size >= inj.off + 16)
+	else if (inj.mode == INJ_REWRITE && size >= inj.off + 16)
 		msg_rewrite(msg, &inj);
 	slot->inj = inj;
 	return SK_PASS;

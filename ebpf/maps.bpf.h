@@ -112,6 +112,9 @@ struct head_scan {
 	__s32 head_end; /* index just past the empty line ending the head, -1 if unseen */
 	__s32 tp_val;	/* index just past "traceparent:", -1 if none */
 	__u32 tp_count; /* traceparent headers seen */
+	__s32 cl_val;	/* index just past "content-length:", -1 if none */
+	__u16 cl_count; /* Content-Length headers seen */
+	__u16 te_count; /* Transfer-Encoding headers seen */
 };
 
 /* What a program hands to the program it tail-calls (see `tails` in data.bpf.h). */

@@ -182,6 +182,11 @@ enum obi_counter {
 	OBI_CNT_REWRITTEN,	/* traceparent parent ids rewritten in place */
 	OBI_CNT_INJECT_SKIPPED,	/* requests sent without injection (head not provably whole) */
 	OBI_CNT_CONN_TABLE_FULL,	/* HTTP connections not followed: no free slot in conn_slots */
+	OBI_CNT_INJECT_OFF_PROTO,	/* connections never touched: their first send is no request */
+	OBI_CNT_INJECT_OFF_FRAMING,	/* connections no longer touched: a request's framing could
+					 * not be followed (chunked, head over several sends, ...) */
+	OBI_CNT_INJECT_BODY,	/* sends passed untouched as request bodies */
+	OBI_CNT_INJECT_NO_STATE,	/* sends passed untouched: no framing state for the socket */
 	OBI_CNT_MAX,
 };
 

@@ -271,6 +271,31 @@ OBI_SHARED volatile __u8 inject_on __attribute__((section(".data.inject")));
 #define HIGHS	   0x8080808080808080ULL
 #define NEWLINES   0x0a0a0a0a0a0a0a0aULL
 
+/* "content-length:" and "transfer-encoding:", the framing headers of a request body. */
+#define CL_NAME_LO 0x2d746e65746e6f63ULL /* "content-" */
+#define CL_NAME_HI 0x3a6874676e656cULL	 /* "length:" */
+#define TE_NAME_LO 0x726566736e617274ULL /* "transfer" */
+#define TE_NAME_MID 0x6e69646f636e652dULL /* "-encodin" */
+
+static __always_inline bool cl_name_at(const __u8 *p)
+{
+	__u64 lo, hi = 0;
+
+	__builtin_memcpy(&lo, p, 8);
+	__builtin_memcpy(&hi, p + 8, 7);
+	return (lo | 0x2020202020202020ULL) == CL_NAME_LO && (hi | 0x20202020202020ULL) == CL_NAME_HI;
+}
+
+static __always_inline bool te_name_at(const __u8 *p)
+{
+	__u64 lo, mid;
+
+	__builtin_memcpy(&lo, p, 8);
+	__builtin_memcpy(&mid, p + 8, 8);
+	return (lo | 0x2020202020202020ULL) == TE_NAME_LO &&
+	       (mid | 0x2020202020202020ULL) == TE_NAME_MID;
+}
+
 static __always_inline bool tp_name_at(const __u8 *p)
 {
 	__u64 lo;
@@ -317,6 +342,11 @@ static long scan_word(__u32 w, void *arg)
 		} else if (p + 13 <= n && tp_name_at(b + p + 1)) {
 			s->tp_count++;
 			s->tp_val = p + 13;
+		} else if (p + 16 <= n && cl_name_at(b + p + 1)) {
+			s->cl_count++;
+			s->cl_val = p + 16;
+		} else if (p + 17 <= n && te_name_at(b + p + 1)) {
+			s->te_count++;
 		}
 	}
 	return 0;
@@ -333,8 +363,8 @@ static __always_inline bool scan_head(__u32 n, struct head_scan *out)
 
 	if (!sc)
 		return false;
-	sc->scan.line_end = sc->scan.head_end = sc->scan.tp_val = -1;
-	sc->scan.tp_count = 0;
+	sc->scan.line_end = sc->scan.head_end = sc->scan.tp_val = sc->scan.cl_val = -1;
+	sc->scan.tp_count = sc->scan.cl_count = sc->scan.te_count = 0;
 	bpf_loop(OBI_CAP_MAX / 8, scan_word, &n, 0);
 	*out = sc->scan;
 	return true;

@@ -11,10 +11,16 @@ each with "RESULT <json>" or "ERROR <json>":
           one           head and body in one send()
           body-apart    head in one send(), body in another
           head-split    the request line in one send(), the rest in another
+          body-request  like body-apart, with a body that begins like a request of its own
+                        ("GET /inner HTTP/1.1\r\nHost: inner\r\n\r\n", then blob bytes)
+          chunked-request  head in one send() (Transfer-Encoding: chunked), then one chunk whose
+                        size line, data (the body-request body) and end each go in a send()
           page-edge     (no body) head in one libc send() from a buffer whose last byte is the
                         last byte of a page followed by a PROT_NONE page
           page-untouched  the same, followed by a mapped page never touched (not present)
         RESULT {"status", "body" (text), "seconds", "sent_sha256" of the body}
+  raw <name> <hex>      sends the bytes (hex) in one send(), reads what comes back until the
+        peer closes or 2 s pass; RESULT {"received": bytes}
   repeat <name> <count> <path>   <count> GETs of <path>0, <path>1, ... one after the other,
         each in one send();
         RESULT {"statuses": {status: n}, "seconds"}
@@ -98,18 +104,29 @@ def main():
                 name, mode, path, pad, size = cmd[1], cmd[2], cmd[3], int(cmd[4]), int(cmd[5])
                 s, buf, port = conns[name]
                 body = blob(size) if size else b""
+                if mode in ("body-request", "chunked-request") and size:
+                    inner = b"GET /inner HTTP/1.1\r\nHost: inner\r\n\r\n"
+                    body = (inner + blob(size))[:size]
                 head = f"{'POST' if size else 'GET'} {path} HTTP/1.1\r\n"
                 rest = f"Host: 127.0.0.1:{port}\r\nUser-Agent: obi-http-writer/1\r\n"
                 rest += "".join(f"X-Pad-{i:02d}: {i:02d}-{'v' * 90}\r\n" for i in range(pad))
-                if size:
+                if size and mode == "chunked-request":
+                    rest += "Content-Type: message/http\r\nTransfer-Encoding: chunked\r\n"
+                elif size:
                     rest += f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n"
                 rest += "\r\n"
                 t0 = time.monotonic()
                 if mode == "one":
                     s.sendall((head + rest).encode() + body)
-                elif mode == "body-apart":
+                elif mode in ("body-apart", "body-request"):
                     s.sendall((head + rest).encode())
                     s.sendall(body)
+                elif mode == "chunked-request":
+                    # the chunk's data in a send of its own, so that a send starts like a request
+                    s.sendall((head + rest).encode())
+                    s.sendall(f"{len(body):x}\r\n".encode())
+                    s.sendall(body)
+                    s.sendall(b"\r\n0\r\n\r\n")
                 elif mode == "head-split":
                     s.sendall(head.encode())
                     time.sleep(0.05)
@@ -122,6 +139,17 @@ def main():
                 out = {"status": status, "body": got.decode("latin-1"),
                        "seconds": round(time.monotonic() - t0, 4),
                        "sent_sha256": hashlib.sha256(body).hexdigest()}
+            elif cmd[0] == "raw":
+                s, buf, port = conns[cmd[1]]
+                s.sendall(bytes.fromhex(cmd[2]))
+                s.settimeout(2)
+                got = 0
+                try:
+                    while chunk := s.recv(65536):
+                        got += len(chunk)
+                except socket.timeout:
+                    pass
+                out = {"received": got}
             elif cmd[0] == "repeat":
                 name, count, path = cmd[1], int(cmd[2]), cmd[3]
                 s, buf, port = conns[name]
