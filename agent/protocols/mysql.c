@@ -408,12 +408,18 @@ static void on_command(struct my_conn *p, const uint8_t *pl, size_t kept)
 			str_copy(u->s.db_operation, sizeof(u->s.db_operation), "PREPARE");
 		return;
 	case COM_STMT_EXECUTE: {
-		struct statement *st = kept >= 5 ? find_statement(p, le32(pl + 1)) : NULL;
+		uint32_t id = kept >= 5 ? le32(pl + 1) : 0;
+		struct statement *st = kept >= 5 ? find_statement(p, id) : NULL;
+		struct pending *prep = p->q.last;
 
 		u = command_begin(p, cmd, true);
 		if (!u)
 			return;
-		if (st) {
+		if (id == 0xffffffff && prep && (prep->aux & 0xff) == COM_STMT_PREPARE) {
+			/* MariaDB's execute-direct: the statement prepared in the same breath */
+			set_query(&u->s, (const uint8_t *)prep->s.db_query,
+				  strlen(prep->s.db_query));
+		} else if (st) {
 			set_query(&u->s, (const uint8_t *)st->query, strlen(st->query));
 		} else {
 			p->env->stats.db_unknown_statements++; /* prepared before obi */
@@ -701,7 +707,7 @@ static bool starts_command(const struct obi_data_event *e)
 static void client_event(struct my_conn *p, const struct obi_data_event *e)
 {
 	proto_origin_set(&p->here, e);
-	if (p->sv.lost && p->q.first) {
+	if (p->sv.lost) {
 		/* the client speaks again: what it asked before has been answered */
 		flush(p, p->last_reply_ns, true);
 		p->sv.lost = false;

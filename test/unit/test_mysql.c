@@ -344,7 +344,7 @@ static void test_deprecate_eof(void)
 static void test_prepared(void)
 {
 	struct conn_tracker *t = fresh();
-	struct msg m;
+	struct msg m, two;
 	struct conn_stats st;
 	static const char insert[] = "INSERT INTO orders (id, total) VALUES (?, ?)";
 	uint8_t prep[12] = {0};
@@ -389,6 +389,30 @@ static void test_prepared(void)
 	CHECK_STR(got[2].db_operation, "EXECUTE");
 	CHECK_STR(got[2].db_query, "");
 	CHECK_STR(got[2].db_status, "HY000");
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.db_unknown_statements, 1);
+
+	/* MariaDB's execute-direct: PREPARE and EXECUTE of id -1 in one write, both answered */
+	command(&m, 0x16, "DELETE FROM orders WHERE id = ?", 31);
+	stmt_cmd(&two, 0x17, 0xffffffff);
+	memcpy(m.b + m.n, two.b, two.n);
+	m.n += two.n;
+	send_msg(t, 3, 500, &m);
+	put32(prep + 1, 8);
+	put16(prep + 7, 0);
+	start(&m, 1);
+	packet(&m, prep, sizeof(prep));
+	start(&two, 1);
+	ok(&two, 0, 2);
+	memcpy(m.b + m.n, two.b, two.n);
+	m.n += two.n;
+	recv_msg(t, 3, 520, &m);
+	CHECK_INT(n_got, 5);
+	CHECK_STR(got[3].db_operation, "PREPARE");
+	CHECK_STR(got[4].db_operation, "DELETE");
+	CHECK_STR(got[4].db_query, "DELETE FROM orders WHERE id = ?");
+	CHECK_INT(got[4].start_ns, 499);
+	CHECK_INT(got[4].end_ns, 520);
 	conn_tracker_stats(t, &st);
 	CHECK_INT(st.db_unknown_statements, 1);
 	conn_tracker_free(t);
