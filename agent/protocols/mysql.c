@@ -6,7 +6,7 @@
  * found by that id) and COM_INIT_DB. The connection starts with the server's Handshake v10 (the
  * server version tells MariaDB from MySQL, its capabilities and the client's whether EOF
  * packets are deprecated); the handshake response names the database. ERR packets give the
- * SQLSTATE. A connection that asks for TLS (SSLRequest) is left alone.
+ * SQLSTATE. A connection that asks for TLS (SSLRequest) or compression is left alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@
 
 /* Capability flags (handshake and handshake response). */
 #define CLIENT_CONNECT_WITH_DB	       0x00000008
+#define CLIENT_COMPRESS		       0x00000020
 #define CLIENT_PROTOCOL_41	       0x00000200
 #define CLIENT_SSL		       0x00000800
 #define CLIENT_SECURE_CONNECTION       0x00008000
@@ -274,6 +275,10 @@ static void on_response(struct my_conn *p, const uint8_t *pl, size_t kept, uint3
 	p->client_caps = le32(pl);
 	if (p->client_caps & CLIENT_SSL && len <= 32) {
 		p->ignored = true; /* TLS from here on: not readable here */
+		return;
+	}
+	if (p->client_caps & p->server_caps & CLIENT_COMPRESS) {
+		p->ignored = true; /* compressed packets from the server's OK on */
 		return;
 	}
 	p->phase = AUTH;

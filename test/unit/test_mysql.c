@@ -446,7 +446,7 @@ static void test_large_result(void)
 	conn_tracker_free(t);
 }
 
-/* An SSLRequest: the rest of the connection is TLS and left alone. */
+/* An SSLRequest: the rest of the connection is TLS and left alone; so is compression. */
 static void test_ssl(void)
 {
 	struct conn_tracker *t = fresh();
@@ -456,6 +456,16 @@ static void test_ssl(void)
 	recv_msg(t, 5, 1, &m);
 	response(&m, CAPS_41 | SSL, NULL);
 	send_msg(t, 5, 2, &m);
+	query(&m, "SELECT 1");
+	send_msg(t, 5, 100, &m);
+	result(&m, 1, false, 2);
+	recv_msg(t, 5, 110, &m);
+	conn_tracker_free(t);
+	CHECK_INT(n_got, 0);
+
+	/* compression (CLIENT_COMPRESS on both sides): left alone too */
+	t = fresh();
+	connect_as_client(t, 5, "8.0.36", CAPS_41 | 0x20, CAPS_41 | 0x20, NULL);
 	query(&m, "SELECT 1");
 	send_msg(t, 5, 100, &m);
 	result(&m, 1, false, 2);
