@@ -2,7 +2,10 @@
 # obi built from source on Debian 12, shipped in a small runtime image:
 #   docker build -t obi:local .
 #   docker run --rm --privileged --pid=host -v /sys/fs/cgroup:/sys/fs/cgroup \
-#       -e OTEL_EBPF_OPEN_PORT=8080 obi:local
+#       -v /sys/fs/bpf:/sys/fs/bpf -e OTEL_EBPF_OPEN_PORT=8080 obi:local
+# /sys/fs/bpf is the host's bpffs: the connections obi put in its SOCKHASH keep their
+# (pass-through) programs until they close through the map obi pins there; in a bpffs of the
+# container's own, the pin — and with it what those connections still hold — dies with it.
 # The BPF side is compiled once (CO-RE) and relocated on the kernel it runs on. vmlinux.h comes
 # from the BTF of the kernel that runs the build (/sys/kernel/btf/vmlinux, visible in build
 # containers); any kernel with BTF will do.

@@ -273,6 +273,17 @@ static bool map_empty(int fd)
 	return bpf_map_get_next_key(fd, NULL, &key) != 0;
 }
 
+/* obi's mounts may not be the host's: it runs in a mount namespace other than init's (a
+ * container), or it cannot tell (init's namespace hidden from it). */
+static bool maybe_private_mounts(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/mnt", &self) || stat("/proc/1/ns/mnt", &init))
+		return true;
+	return self.st_ino != init.st_ino;
+}
+
 /* bpffs for the pinned sock_hash; pins of earlier runs whose connections are all gone are
  * removed. */
 static int prepare_pin_dir(void)
@@ -283,9 +294,17 @@ static int prepare_pin_dir(void)
 
 	struct statfs fs;
 
-	if (statfs(BPFFS, &fs) == 0 && fs.f_type != BPF_FS_MAGIC &&
-	    mount("bpf", BPFFS, "bpf", 0, NULL))
-		return -errno;
+	if (statfs(BPFFS, &fs) == 0 && fs.f_type != BPF_FS_MAGIC) {
+		if (mount("bpf", BPFFS, "bpf", 0, NULL))
+			return -errno;
+		if (maybe_private_mounts())
+			log_warn("injection: mounted a bpffs of obi's own at " BPFFS ", in a mount "
+				 "namespace that may be a container's: there, connections obi puts in "
+				 "its SOCKHASH do not survive obi; mount the host's "
+				 "(-v /sys/fs/bpf:/sys/fs/bpf)");
+		else
+			log_info("injection: mounted bpffs at " BPFFS);
+	}
 	if (mkdir(PIN_DIR, 0700) && errno != EEXIST)
 		return -errno;
 	dir = opendir(PIN_DIR);
@@ -354,9 +373,15 @@ int loader_injection_on(struct obi_bpf *skel)
 		log_error("injection: attach sock_ops to %s: %s", cgroup, strerror(-err));
 		return err;
 	}
+	skel->data_inject->inject_only_tgid = UINT32_MAX;	/* nobody, until the self-test says */
 	skel->data_inject->inject_on = 1;
 	log_debug("injection: sock_ops on %s, sock_hash pinned at %s", cgroup, inj.pin);
 	return 0;
+}
+
+void loader_injection_scope(struct obi_bpf *skel, uint32_t only_pid)
+{
+	skel->data_inject->inject_only_tgid = only_pid;
 }
 
 void loader_injection_off(struct obi_bpf *skel)

@@ -20,6 +20,10 @@ int loader_injection_on(struct obi_bpf *skel);
 /* Stops injecting at once (sk_msg passes everything) and stops adding sockets. */
 void loader_injection_off(struct obi_bpf *skel);
 
+/* Which selected processes get traceparent: only_pid (the start-up self-test's child) or, with
+ * 0, all of them. loader_injection_on() starts with none. */
+void loader_injection_scope(struct obi_bpf *skel, uint32_t only_pid);
+
 /* Sums the per-CPU kernel counters (enum obi_counter) into out[OBI_CNT_MAX]. */
 int loader_read_counters(struct obi_bpf *skel, unsigned long long *out);
 

@@ -173,7 +173,13 @@ static int run_loop(struct agent *a)
 	return err < 0 ? err : 0;
 }
 
-/* Turns traceparent injection on only once the self-test has shown it harmless here. */
+static void selftest_ready(pid_t child, void *arg)
+{
+	loader_injection_scope(arg, (uint32_t)child);
+}
+
+/* Turns traceparent injection on only once the self-test has shown it harmless here: until
+ * then it reaches the self-test's own child and nobody else. */
 static void start_injection(struct agent *a)
 {
 	const char *why;
@@ -185,7 +191,7 @@ static void start_injection(struct agent *a)
 	}
 	err = loader_injection_on(a->skel);
 	if (!err)
-		err = selftest_injection(&a->pids, &a->selftest_pid, &why);
+		err = selftest_injection(&a->pids, &a->selftest_pid, selftest_ready, a->skel, &why);
 	else
 		why = "could not attach the injection programs (see above)";
 	if (err) {
@@ -194,6 +200,7 @@ static void start_injection(struct agent *a)
 			  "still traced, but traces do not continue into other processes", why);
 		return;
 	}
+	loader_injection_scope(a->skel, 0);
 	log_info("traceparent propagation on: start-up self-test passed (injection intact, "
 		 "FIONREAD and epoll right, 8 MiB responses and keep-alive complete)");
 }
@@ -235,6 +242,9 @@ static int start(struct agent *a)
 		log_error("open ring buffer: %s", strerror(errno));
 		return -errno;
 	}
+	/* the self-test's child is gone: once its events are read, its pid is anybody's again */
+	ring_buffer__consume(a->rb);
+	a->selftest_pid = 0;
 	n = discovery_scan(a->disc);
 	if (n < 0) {
 		log_error("scan /proc: %s", strerror(-n));

@@ -283,7 +283,8 @@ static int reap(pid_t pid)
 	return 9;
 }
 
-int selftest_injection(struct traced_pids *pids, pid_t *child, const char **why)
+int selftest_injection(struct traced_pids *pids, pid_t *child, void (*ready)(pid_t, void *),
+		       void *arg, const char **why)
 {
 	int go[2], rc;
 	pid_t pid;
@@ -300,6 +301,8 @@ int selftest_injection(struct traced_pids *pids, pid_t *child, const char **why)
 	}
 	close(go[0]);
 	*child = pid;
+	if (ready)
+		ready(pid, arg);
 	/* select the child before it connects: sock_ops adds only selected processes' sockets */
 	if (traced_pids_add(pids, pid) || write(go[1], "g", 1) != 1)
 		rc = 1;

@@ -9,9 +9,12 @@
 
 /*
  * Runs the injection self-test in a child process selected through traced_pids_fd (its pid is
- * stored in *child so its events can be ignored). Returns 0 when every check passed, otherwise
- * -errno with *why naming the check that failed. Takes about 0.1 s when it passes.
+ * stored in *child so its events can be ignored). `ready`, when set, is called with the
+ * child's pid before the child opens its connection (to let injection reach it). Returns 0
+ * when every check passed, otherwise -errno with *why naming the check that failed. Takes
+ * about 0.1 s when it passes.
  */
-int selftest_injection(struct traced_pids *pids, pid_t *child, const char **why);
+int selftest_injection(struct traced_pids *pids, pid_t *child, void (*ready)(pid_t, void *),
+		       void *arg, const char **why);
 
 #endif /* OBI_SELFTEST_H */

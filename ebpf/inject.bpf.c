@@ -38,7 +38,7 @@ int obi_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		if (!current_selected(&tgid, &tid))
+		if (!current_selected(&tgid, &tid) || !inject_for(tgid))
 			return 1;
 		cookie = bpf_get_socket_cookie(skops);
 		bpf_map_update_elem(&connecting, &cookie, &one, BPF_ANY);
@@ -243,7 +243,7 @@ int plan_msg(struct sk_msg_md *msg)
 	struct scratch *sc;
 	struct bpf_sock *sk;
 
-	if (!inject_on || !current_selected(&tgid, &tid))
+	if (!inject_on || !current_selected(&tgid, &tid) || !inject_for(tgid))
 		return SK_PASS;
 	sk = msg->sk;
 	if (!sk)

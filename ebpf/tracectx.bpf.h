@@ -261,8 +261,18 @@ static __always_inline void inject_forget(__u64 id)
 	}
 }
 
-/* Written by user space after the start-up self-test: 1 = insert/rewrite traceparent. */
+/* Written by user space: 1 = insert/rewrite traceparent; while the start-up self-test runs,
+ * only for the process inject_only_tgid (the self-test's child; 0 = every selected one). */
 OBI_SHARED volatile __u8 inject_on __attribute__((section(".data.inject")));
+OBI_SHARED volatile __u32 inject_only_tgid __attribute__((section(".data.inject")));
+
+/* Injection applies to this process now. */
+static __always_inline bool inject_for(__u32 tgid)
+{
+	__u32 only = inject_only_tgid;
+
+	return inject_on && (!only || only == tgid);
+}
 
 /* "tracepar" and "ent:" as little-endian words, for a case-insensitive compare (| 0x20). */
 #define TP_NAME_LO 0x7261706563617274ULL
