@@ -74,7 +74,7 @@ void sql_sanitize(const char *q, size_t len, char *out, size_t size)
 		return;
 	while (i < len && q[i]) {
 		char c = q[i];
-		bool prev_ident = n > 0 && is_ident(out[n - 1]);
+		bool prev_ident;
 
 		if (is_space(c)) {
 			space = n > 0;
@@ -85,6 +85,7 @@ void sql_sanitize(const char *q, size_t len, char *out, size_t size)
 			PUT(' ');
 			space = false;
 		}
+		prev_ident = n > 0 && is_ident(out[n - 1]);	/* "t1" is a name, "LIMIT 1" a literal */
 		if (c == '\'' || ((c == 'E' || c == 'e') && i + 1 < len && q[i + 1] == '\'' &&
 				  !prev_ident)) {
 			bool esc = c != '\'';

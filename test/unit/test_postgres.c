@@ -289,6 +289,8 @@ static void test_sql_text(void)
 	sql_sanitize("select  *\n from t where a = 'it''s' and b=E'\\'x' and c = 3.5e2", 200, q,
 		     sizeof(q));
 	CHECK_STR(q, "select * from t where a = ? and b=? and c = ?");
+	sql_sanitize("SELECT 1, t2.c3 FROM t2 LIMIT 10", 100, q, sizeof(q));
+	CHECK_STR(q, "SELECT ?, t2.c3 FROM t2 LIMIT ?");
 	sql_sanitize("SELECT $$dollar 'quoted'$$, $tag$x$tag$, $1 FROM t2", 100, q, sizeof(q));
 	CHECK_STR(q, "SELECT ?, ?, $1 FROM t2");
 	sql_sanitize("SELECT \"Col 1\", col2 FROM \"My Table\"", 100, q, sizeof(q));
