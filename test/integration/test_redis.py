@@ -7,8 +7,10 @@ commands on a connection of its own (redis-py with db=3, so every connection sta
 SELECT 3). For each request: one HTTP server span and one RedisClient span per command, each a
 child of the server span, in order, with operation, namespace, query text (arguments as '?'),
 error status and code. A pipeline of three commands in one write gives three spans; a 5 MB
-value goes through byte-exact. Then redis-server itself is selected too: RedisServer spans for
+value goes through byte-exact. A pool of connections shared by the request threads: each
+command is the child of the request whose thread sent it. Then redis-server itself is selected too: RedisServer spans for
 the commands it served. The app's answers are identical with and without obi."""
+import concurrent.futures
 import json
 import shutil
 import time
@@ -115,6 +117,31 @@ def main():
     p.true(len({s["span_id"] for s in pipe}) == len(pipe), "pipeline spans have their own ids")
     p.raise_if_any("Redis client spans")
     obi.stop(expect_total=total)
+
+    # one connection pool shared by the request threads: 12 requests, 4 at a time, so pooled
+    # connections serve requests of several threads; each GET is its own request's child
+    obi = h.Obi({"OTEL_EBPF_OPEN_PORT": str(app_port)})
+    obi.expect_instrumented([app.pid], only=True)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda i: get(app_port, f"/pooled/k{i}"), range(12)))
+    spans = obi.wait_spans(24, lambda s: s.get("type") in ("HTTP", "RedisClient") and
+                           s.get("db.operation.name") != "SELECT", what="pooled requests' spans")
+    servers = {s["span_id"]: s for s in spans if s.get("type") == "HTTP"}
+    gets = [s for s in spans if s.get("db.operation.name") == "GET"]
+    h.check_eq(len(servers), 12, "server spans of the pooled requests")
+    h.check_eq(sorted(servers[g["parent_span_id"]]["url.path"] if g["parent_span_id"] in servers
+                      else None for g in gets),
+               sorted(f"/pooled/k{i}" for i in range(12)),
+               "each pooled GET is the child of its own request")
+    p = h.Problems()
+    for g in gets:
+        parent = servers.get(g["parent_span_id"])
+        if parent:
+            p.eq(f"pooled GET of {parent['url.path']}: thread", g["thread.id"], parent["thread.id"])
+            p.eq(f"pooled GET of {parent['url.path']}: trace", g["trace_id"], parent["trace_id"])
+    p.raise_if_any("pooled connections")
+    h.check(len({g["network.local.port"] for g in gets}) <= 4, "at most 4 pooled connections")
+    obi.stop()
 
     # redis-server selected as well: its server spans for one request
     obi = h.Obi({"OTEL_EBPF_OPEN_PORT": str(app_port),

@@ -9,6 +9,7 @@ HTTP/1.1 on 127.0.0.1:P, one thread per request, one Redis connection per reques
   GET /pipeline      INCR n, LPUSH n x (a WRONGTYPE error), PING in one write (3 commands)
   GET /big/<bytes>   SET big <bytes of data>, GET big; answers the sha256 of what came back
   GET /error         a command Redis does not know (an error reply)
+  GET /pooled/<key>  GET <key> through one connection pool all request threads share
 Answers 200 with a JSON body. Prints "READY pid=<pid>" once it listens. Needs Debian's
 python3-redis (it runs under /usr/bin/python3).
 """
@@ -27,6 +28,7 @@ class App(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     redis_port = 0
     db = 0
+    pool = None   # shared by every request thread (/pooled)
 
     def log_message(self, *args):
         pass
@@ -36,11 +38,18 @@ class App(http.server.BaseHTTPRequestHandler):
                            socket_timeout=10, single_connection_client=True)
 
     def do_GET(self):
+        if self.path.startswith("/pooled/"):
+            r = redis.Redis(connection_pool=self.pool)
+            value = r.get(self.path.split("/")[2])
+            return self.answer({"value": value.decode() if value else None})
         r = self.client()
         try:
             body = self.work(r)
         finally:
             r.close()
+        self.answer(body)
+
+    def answer(self, body):
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -88,6 +97,8 @@ def main():
     args = ap.parse_args()
     App.redis_port = args.redis_port
     App.db = args.db
+    App.pool = redis.ConnectionPool(host="127.0.0.1", port=args.redis_port, db=args.db,
+                                    socket_timeout=10, max_connections=4)
     srv = Server(("127.0.0.1", args.port), App)
     print(f"READY pid={os.getpid()}", flush=True)
     srv.serve_forever()
