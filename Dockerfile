@@ -14,7 +14,7 @@ FROM debian:12 AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-        protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libyaml-dev \
+        protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,11 +23,12 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
     && /build/obi --version
 
 FROM debian:12-slim
-# The shared libraries obi links (libbpf is linked statically), and libcurl with CA certificates,
+# The shared libraries obi links (libbpf is linked statically; libmicrohttpd serves the
+# Prometheus endpoint), and libcurl with CA certificates,
 # which obi loads at run time for https OTLP endpoints only.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libelf1 zlib1g libcurl4 libyaml-0-2 ca-certificates \
+        libelf1 zlib1g libcurl4 libyaml-0-2 libmicrohttpd12 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/obi /usr/local/bin/obi
 ENTRYPOINT ["/usr/local/bin/obi"]

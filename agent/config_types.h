@@ -121,6 +121,10 @@ struct obi_config {
 	/* metrics */
 	uint64_t metric_interval_ms;	/* OTEL_METRIC_EXPORT_INTERVAL, OTEL_EBPF_METRICS_INTERVAL */
 	uint64_t metrics_ttl_ms;	/* OTEL_EBPF_METRICS_TTL: series of an exited process */
+	/* Prometheus scrape endpoint (OTEL_EBPF_PROMETHEUS_*) */
+	uint16_t prometheus_port;		/* 0: off */
+	char prometheus_path[256];		/* "/metrics" */
+	char prometheus_address[64];		/* IPv4 or IPv6 literal, "": every interface */
 	/* sampling of exported spans (printing and metrics see every span) */
 	enum sampler_kind sampler;		/* OTEL_TRACES_SAMPLER */
 	double sampler_ratio;			/* OTEL_TRACES_SAMPLER_ARG, default 1.0 */

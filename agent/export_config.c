@@ -47,6 +47,15 @@ void export_config_otlp(const struct obi_config *cfg, struct otlp_options *opts)
 	opts->schedule_delay_ms = cfg->bsp_schedule_delay_ms;
 	opts->metric_interval_ms = cfg->metric_interval_ms;
 	opts->metrics_ttl_ms = cfg->metrics_ttl_ms;
+	opts->metrics_pull = cfg->prometheus_port != 0;
 	opts->sampler = sampler(cfg->sampler);
 	opts->sampler_ratio = cfg->sampler_ratio;
+}
+
+void export_config_prometheus(const struct obi_config *cfg, struct otlp_prom_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->port = cfg->prometheus_port;
+	opts->path = cfg->prometheus_path;
+	opts->address = cfg->prometheus_address;
 }

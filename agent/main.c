@@ -15,6 +15,7 @@
 #include "discovery.h"
 #include "export_config.h"
 #include "otlp/exporter.h"
+#include "otlp/prom_server.h"
 #include "loader.h"
 #include "core/log.h"
 #include "obi.skel.h"
@@ -36,7 +37,8 @@ struct agent {
 	struct conn_tracker *conns;
 	struct discovery *disc;
 	struct traced_pids pids;
-	struct otlp_exporter *otlp;	/* NULL: no OTLP export configured */
+	struct otlp_exporter *otlp;	/* NULL: no OTLP export nor Prometheus endpoint */
+	struct otlp_prom_server *prom;	/* NULL: no Prometheus endpoint */
 	struct demo demo;
 	bool demo_on;
 	pid_t selftest_pid;		/* its events are not spans of anybody's */
@@ -208,6 +210,7 @@ static void start_injection(struct agent *a)
 static int start(struct agent *a)
 {
 	struct otlp_options otlp_opts;
+	struct otlp_prom_options prom_opts;
 	int err, n;
 
 	if (geteuid() != 0) {
@@ -221,6 +224,10 @@ static int start(struct agent *a)
 	}
 	export_config_otlp(&a->cfg, &otlp_opts);
 	err = otlp_exporter_open(&otlp_opts, &a->otlp);
+	if (err)
+		return err;
+	export_config_prometheus(&a->cfg, &prom_opts);
+	err = otlp_prom_server_start(&prom_opts, a->otlp, &a->prom);
 	if (err)
 		return err;
 	err = loader_start(&a->cfg, &a->skel);
@@ -266,6 +273,7 @@ static void stop(struct agent *a)
 		demo_stop(&a->demo);
 	if (a->skel && a->conns && a->disc)
 		log_summary(a, LOG_INFO);
+	otlp_prom_server_stop(a->prom);
 	otlp_exporter_stop(a->otlp);	/* flushes, bounded by OTEL_EXPORTER_OTLP_TIMEOUT */
 	ring_buffer__free(a->rb);
 	discovery_free(a->disc);

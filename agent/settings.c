@@ -59,6 +59,11 @@ SET(metric_export_interval, settings_parse_ms(val, true, &cfg->metric_interval_m
 /* OBI's duration settings want a unit */
 SET(metrics_interval, settings_parse_ms(val, false, &cfg->metric_interval_ms, why))
 SET(metrics_ttl, settings_parse_ms(val, false, &cfg->metrics_ttl_ms, why))
+SET(prometheus_port, settings_parse_port0(val, &cfg->prometheus_port, why))
+SET(prometheus_path, settings_parse_http_path(cfg->prometheus_path, sizeof(cfg->prometheus_path),
+					      val, why))
+SET(prometheus_address, settings_parse_ip(cfg->prometheus_address,
+					  sizeof(cfg->prometheus_address), val, why))
 SET(sampler, settings_parse_sampler(val, &cfg->sampler, why))
 SET(sampler_arg, settings_parse_ratio(val, &cfg->sampler_ratio, why))
 SWITCH(print_config)
@@ -140,6 +145,9 @@ SHOW(sampler, static const char *const n[] = {
 SHOW(sampler_arg, snprintf(buf, size, "%g", cfg->sampler_ratio))
 SHOW(resource_attributes, snprintf(buf, size, "%s", cfg->resource_attributes))
 SHOW(config_path, snprintf(buf, size, "%s", cfg->config_path))
+SHOW(prometheus_port, snprintf(buf, size, "%u", cfg->prometheus_port))
+SHOW(prometheus_path, snprintf(buf, size, "%s", cfg->prometheus_path))
+SHOW(prometheus_address, snprintf(buf, size, "%s", cfg->prometheus_address))
 
 /* One row per setting: flag, short flag, environment variable, YAML key, type, metavar,
  * default, help, accepted form, parse, show. The YAML keys are OBI's where OBI has one. */
@@ -253,6 +261,19 @@ const struct setting settings[] = {
 	{ "metrics-ttl", 0, "OTEL_EBPF_METRICS_TTL", "otel_metrics_export.ttl", SETTING_VALUE,
 	  "DURATION", "5m", "forget the metric series of a process this long after it exited",
 	  "a duration such as 5m or 30s, 1 ms to 24 h", set_metrics_ttl, show_metrics_ttl },
+	{ "prometheus-port", 0, "OTEL_EBPF_PROMETHEUS_PORT", "prometheus_export.port",
+	  SETTING_VALUE, "PORT", "0",
+	  "serve the metrics for Prometheus to scrape on this port (0: off); OTLP export is not "
+	  "needed for it", "a port number from 0 to 65535", set_prometheus_port,
+	  show_prometheus_port },
+	{ "prometheus-path", 0, "OTEL_EBPF_PROMETHEUS_PATH", "prometheus_export.path",
+	  SETTING_VALUE, "PATH", "/metrics", "the scrape endpoint's path (GET and HEAD only)",
+	  "an absolute url path, e.g. /metrics", set_prometheus_path, show_prometheus_path },
+	{ "prometheus-address", 0, "OTEL_EBPF_PROMETHEUS_ADDRESS", "prometheus_export.address",
+	  SETTING_VALUE, "ADDR", NULL,
+	  "listen on this address only (default: every interface, IPv6 and IPv4, as OBI; "
+	  "obi's own setting)", "an IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1",
+	  set_prometheus_address, show_prometheus_address },
 	{ "traces-sampler", 0, "OTEL_TRACES_SAMPLER", "otel_traces_export.sampler.name",
 	  SETTING_VALUE, "NAME", "parentbased_always_on",
 	  "which spans are exported (the printer and metrics see all of them)",

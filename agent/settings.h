@@ -147,6 +147,12 @@ int settings_parse_ms(const char *val, bool plain_ok, uint64_t *ms, struct setti
 int settings_parse_count(const char *val, uint32_t *out, struct setting_why *why);
 int settings_parse_sampler(const char *val, enum sampler_kind *out, struct setting_why *why);
 int settings_parse_ratio(const char *val, double *out, struct setting_why *why);
+/* A TCP port, 0 to 65535 (0: off). */
+int settings_parse_port0(const char *val, uint16_t *out, struct setting_why *why);
+/* An absolute URL path without query or fragment, e.g. /metrics. */
+int settings_parse_http_path(char *dst, size_t size, const char *val, struct setting_why *why);
+/* An IPv4 or IPv6 address literal (written back in its normal form). */
+int settings_parse_ip(char *dst, size_t size, const char *val, struct setting_why *why);
 
 /* "80,443,8000-8999", "1,2", a "name=***" list (header values may be secrets), and a duration
  * in the largest unit that keeps it whole (60000 -> "1m"). */

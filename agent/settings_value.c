@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include "core/parse.h"
 
@@ -478,6 +479,56 @@ int settings_parse_ratio(const char *val, double *out, struct setting_why *why)
 	if (*end || errno || !(v >= 0.0 && v <= 1.0))
 		return fail(why, "not a ratio between 0 and 1");
 	*out = v;
+	return 0;
+}
+
+/* --- the Prometheus endpoint ------------------------------------------------------------------- */
+
+int settings_parse_port0(const char *val, uint16_t *out, struct setting_why *why)
+{
+	uint64_t n = 0;
+	int err = parse_uint(parse_trim(val, val + strlen(val)), 65535, &n);
+
+	if (err == -EINVAL)
+		return fail(why, "not a port number");
+	if (err)
+		return fail(why, "out of range 0-65535");
+	*out = (uint16_t)n;
+	return 0;
+}
+
+int settings_parse_http_path(char *dst, size_t size, const char *val, struct setting_why *why)
+{
+	const char *p;
+
+	if (val[0] != '/')
+		return fail(why, "does not start with /");
+	for (p = val; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+			return fail(why, "space, control character, ? or # in the path");
+	if (strlen(val) >= size)
+		return fail(why, "longer than %zu bytes", size - 1);
+	strcpy(dst, val);
+	return 0;
+}
+
+int settings_parse_ip(char *dst, size_t size, const char *val, struct setting_why *why)
+{
+	struct parse_item it = parse_trim(val, val + strlen(val));
+	unsigned char addr[16];
+	char buf[64];
+
+	if (!it.len || it.len >= sizeof(buf))
+		return fail(why, "not an IP address");
+	memcpy(buf, it.p, it.len);
+	buf[it.len] = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		inet_ntop(AF_INET, addr, buf, sizeof(buf));
+	else if (inet_pton(AF_INET6, buf, addr) == 1)
+		inet_ntop(AF_INET6, addr, buf, sizeof(buf));
+	else
+		return fail(why, "not an IPv4 or IPv6 address");
+	snprintf(dst, size, "%s", buf);
 	return 0;
 }
 

@@ -36,7 +36,7 @@ static const char *const obi_only[] = {
 	"executable_path", "service_name", "service_namespace", "shutdown_timeout",
 	"enforce_sys_caps", "channel_buffer_len", "channel_send_timeout",
 	"channel_send_timeout_panic", "profile_port", "log_config", "log_format", "network",
-	"filter", "attributes", "routes", "name_resolver", "prometheus_export",
+	"filter", "attributes", "routes", "name_resolver",
 	"internal_metrics", "metrics", "nodejs", "javaagent", "injector", "stats",
 	/* ebpf */
 	"ebpf.bpf_debug", "ebpf.wakeup_len", "ebpf.stats_wakeup_data_bytes", "ebpf.batch_length",
@@ -62,6 +62,13 @@ static const char *const obi_only[] = {
 	"otel_metrics_export.instrumentations",
 	"otel_metrics_export.allow_service_graph_self_references",
 	"otel_metrics_export.extra_span_resource_attributes",
+	/* prometheus_export */
+	"prometheus_export.disable_build_info", "prometheus_export.features",
+	"prometheus_export.instrumentations", "prometheus_export.buckets", "prometheus_export.ttl",
+	"prometheus_export.service_cache_size",
+	"prometheus_export.allow_service_graph_self_references",
+	"prometheus_export.extra_resource_attributes",
+	"prometheus_export.extra_span_resource_attributes",
 	/* discovery */
 	"discovery.services", "discovery.exclude_services", "discovery.default_exclude_services",
 	"discovery.poll_interval", "discovery.skip_go_specific_tracers",

@@ -93,8 +93,7 @@ struct otlp_encoder {
 
 /* --- UTF-8 ------------------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t otlp_utf8_seq(const unsigned char *s, size_t n)
 {
 	size_t len, i;
 	uint32_t cp;
@@ -139,7 +138,7 @@ static size_t utf8_clean_len(const char *s, size_t n)
 	while (i < n && u[i] < 0x80)
 		i++;
 	for (out = i; i < n; i += step) {
-		step = utf8_seq(u + i, n - i);
+		step = otlp_utf8_seq(u + i, n - i);
 		out += step ? step : 3;
 		step = step ? step : 1;
 	}
@@ -159,7 +158,7 @@ static void put_clean(struct pb_buf *b, const char *s, size_t n, size_t clean)
 	if (!pb_room(b, clean))
 		return;
 	for (i = 0; i < n; i += step) {
-		step = utf8_seq(u + i, n - i);
+		step = otlp_utf8_seq(u + i, n - i);
 		if (step) {
 			memcpy(b->data + b->len, s + i, step);
 			b->len += step;
@@ -323,6 +322,32 @@ static void put_resource(struct pb_buf *b, const struct otlp_encoder *enc,
 			attr_str(b, F_RESOURCE_ATTRS, enc->extra[i].key, enc->extra[i].value,
 				 SIZE_MAX);
 	pb_end(b, mark);
+}
+
+void otlp_encoder_resource_attrs(const struct otlp_encoder *enc, const struct otlp_resource *r,
+				 otlp_attr_fn fn, void *ctx)
+{
+	char instance[300], pid[16];
+	size_t i;
+
+	snprintf(instance, sizeof(instance), "%s:%u", enc->host, r->pid);
+	snprintf(pid, sizeof(pid), "%u", r->pid);
+	fn(ctx, "service.name", r->service_name);
+	fn(ctx, "service.instance.id", instance);
+	fn(ctx, "host.name", enc->host);
+	fn(ctx, "os.type", "linux");
+	fn(ctx, "process.pid", pid);
+	fn(ctx, "process.executable.name", r->comm);
+	if (r->exe[0])
+		fn(ctx, "process.executable.path", r->exe);
+	fn(ctx, "telemetry.sdk.name", OTLP_SDK_NAME);
+	fn(ctx, "telemetry.sdk.language", r->language);
+	fn(ctx, "telemetry.sdk.version", OBI_VERSION);
+	fn(ctx, "telemetry.distro.name", OTLP_SDK_NAME);
+	fn(ctx, "telemetry.distro.version", OBI_VERSION);
+	for (i = 0; i < enc->n_extra; i++)
+		if (!own_resource_key(r, enc->extra[i].key))
+			fn(ctx, enc->extra[i].key, enc->extra[i].value);
 }
 
 static void put_scope(struct pb_buf *b)
@@ -553,14 +578,7 @@ int otlp_encode_traces(struct otlp_encoder *enc, const struct otlp_span_ref *spa
 
 /* --- metrics ---------------------------------------------------------------------------------- */
 
-struct metric_def {
-	enum span_kind kind;
-	enum otlp_family family;
-	enum otlp_hist_id hist;
-	const char *name, *unit, *description;
-};
-
-static const struct metric_def metric_defs[] = {
+const struct otlp_metric_def otlp_metric_defs[] = {
     {SPAN_SERVER, OTLP_FAMILY_HTTP, OTLP_HIST_DURATION, "http.server.request.duration", "s",
      "Duration of HTTP server requests."},
     {SPAN_SERVER, OTLP_FAMILY_HTTP, OTLP_HIST_REQ_SIZE, "http.server.request.body.size", "By",
@@ -577,7 +595,9 @@ static const struct metric_def metric_defs[] = {
      "Duration of database client operations."},
 };
 
-#define N_METRICS (sizeof(metric_defs) / sizeof(metric_defs[0]))
+#define N_METRICS (sizeof(otlp_metric_defs) / sizeof(otlp_metric_defs[0]))
+
+const size_t otlp_metric_def_count = N_METRICS;
 
 /* A packed repeated fixed64 or double field. */
 static void put_packed64(struct pb_buf *b, uint32_t field, const void *values, size_t n)
@@ -652,7 +672,7 @@ static void put_point(struct pb_buf *b, const struct otlp_series *se, enum otlp_
 }
 
 static bool series_of(const struct otlp_series *se, uint16_t slot, size_t r,
-		      const struct metric_def *def)
+		      const struct otlp_metric_def *def)
 {
 	return slot == r && se->kind == def->kind && se->family == def->family;
 }
@@ -665,7 +685,7 @@ static void put_scope_metrics(struct pb_buf *b, const uint16_t *slot, size_t r,
 
 	put_scope(b);
 	for (d = 0; d < N_METRICS; d++) {
-		const struct metric_def *def = &metric_defs[d];
+		const struct otlp_metric_def *def = &otlp_metric_defs[d];
 
 		for (i = 0; i < n && !series_of(&series[i], slot[i], r, def); i++)
 			;

@@ -50,6 +50,29 @@ int otlp_encode_metrics(struct otlp_encoder *enc, const struct otlp_series *seri
 int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
 			 size_t msg_size);
 
+/* The metrics obi records: one per span kind, family and histogram, with its OTel name, unit
+ * and description. */
+struct otlp_metric_def {
+	enum span_kind kind;
+	enum otlp_family family;
+	enum otlp_hist_id hist;
+	const char *name, *unit, *description;
+};
+
+extern const struct otlp_metric_def otlp_metric_defs[];
+extern const size_t otlp_metric_def_count;
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0), 0 when invalid. */
+size_t otlp_utf8_seq(const unsigned char *s, size_t n);
+
+/* One attribute as text (integers in decimal). */
+typedef void (*otlp_attr_fn)(void *ctx, const char *key, const char *value);
+
+/* The attributes of r's resource, as the encoder writes them (OTEL_RESOURCE_ATTRIBUTES last,
+ * but for the keys obi sets itself). */
+void otlp_encoder_resource_attrs(const struct otlp_encoder *enc, const struct otlp_resource *r,
+				 otlp_attr_fn fn, void *ctx);
+
 /* Span name: "METHOD route", "METHOD" when the route is unknown, "HTTP" for unknown methods. */
 void otlp_span_name(const struct span *s, char *out, size_t size);
 /* Status ERROR: no response, a server answering >= 500, a client receiving >= 400. */

@@ -34,6 +34,7 @@
 #define GIVE_UP_NS	   (60 * NS_PER_S) /* a batch failing this long is dropped (counted failed) */
 #define SUMMARY_NS	   (60 * NS_PER_S) /* debug summary line period */
 #define REAP_NS		   (10 * NS_PER_S) /* look for processes gone without an exit event */
+#define EXPIRE_NS	   NS_PER_S /* metrics only pulled: look for expired series this often */
 #define STATUS_LOGGED_MAX  600
 
 struct qspan {
@@ -57,6 +58,8 @@ struct retry {
 struct otlp_exporter {
 	/* settings, fixed after new() */
 	bool traces_on, metrics_on;
+	bool metrics_pull; /* recorded for a scrape endpoint (metrics != NULL) */
+	char *resource_attributes;
 	uint32_t cap, batch;
 	uint64_t delay_ns, interval_ns, ttl_ns;
 	uint64_t traces_timeout_ms, metrics_timeout_ms;
@@ -180,7 +183,7 @@ void otlp_exporter_on_span(struct otlp_exporter *ex, const struct span *s,
 	r = resource_for(ex, pi);
 	if (!r)
 		goto out;
-	if (ex->metrics_on)
+	if (ex->metrics)
 		otlp_metrics_record(ex->metrics, s, r);
 	if (!ex->traces_on)
 		goto out;
@@ -217,6 +220,31 @@ void otlp_exporter_proc_exit(struct otlp_exporter *ex, uint32_t pid)
 	pthread_mutex_lock(&ex->mu);
 	resource_exit(ex, pid, mono_ns());
 	pthread_mutex_unlock(&ex->mu);
+}
+
+int otlp_exporter_snapshot(struct otlp_exporter *ex, struct otlp_series **out, size_t *n)
+{
+	int err = -ENOENT;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&ex->mu);
+	if (ex->metrics)
+		err = otlp_metrics_snapshot(ex->metrics, out, n);
+	pthread_mutex_unlock(&ex->mu);
+	return err;
+}
+
+void otlp_exporter_snapshot_free(struct otlp_exporter *ex, struct otlp_series *snap, size_t n)
+{
+	pthread_mutex_lock(&ex->mu);
+	otlp_metrics_snapshot_free(snap, n);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+const char *otlp_exporter_resource_attributes(const struct otlp_exporter *ex)
+{
+	return ex->resource_attributes;
 }
 
 void otlp_exporter_get_stats(struct otlp_exporter *ex, struct otlp_exporter_stats *st)
@@ -595,6 +623,8 @@ static void *exporter_main(void *arg)
 	uint64_t now = mono_ns();
 	uint64_t next_traces = now + ex->delay_ns, next_metrics = now + ex->interval_ns;
 	uint64_t next_summary = now + SUMMARY_NS, next_reap = now + REAP_NS;
+	/* exported metrics expire after each export; pulled-only ones on a timer of their own */
+	uint64_t next_expire = ex->metrics && !ex->metrics_on ? now + EXPIRE_NS : 0;
 
 	pthread_mutex_lock(&ex->mu);
 	while (!ex->stopping) {
@@ -614,6 +644,10 @@ static void *exporter_main(void *arg)
 			    otlp_metrics_expire(ex->metrics, mono_ns(), ex->ttl_ns);
 			continue;
 		}
+		if (next_expire && now >= next_expire) {
+			ex->st.series_expired += otlp_metrics_expire(ex->metrics, now, ex->ttl_ns);
+			next_expire = now + EXPIRE_NS;
+		}
 		if (now >= next_reap) {
 			resources_reap(ex, now);
 			next_reap = now + REAP_NS;
@@ -623,8 +657,11 @@ static void *exporter_main(void *arg)
 			next_summary = now + SUMMARY_NS;
 		}
 		wait_until(ex,
-			   min_nonzero(min_nonzero(ex->traces_on ? (trt.at ?: next_traces) : 0,
-						   ex->metrics_on ? (mrt.at ?: next_metrics) : 0),
+			   min_nonzero(min_nonzero(min_nonzero(ex->traces_on ? (trt.at ?: next_traces)
+									      : 0,
+							       ex->metrics_on ? (mrt.at ?: next_metrics)
+									      : 0),
+						   next_expire),
 				       next_reap < next_summary ? next_reap : next_summary));
 	}
 	flush(ex);
@@ -654,6 +691,7 @@ static void exporter_free(struct otlp_exporter *ex)
 	otlp_encoder_free(ex->enc);
 	free(ex->refs);
 	free(ex->queue);
+	free(ex->resource_attributes);
 	pthread_cond_destroy(&ex->cond);
 	pthread_mutex_destroy(&ex->mu);
 	free(ex);
@@ -694,6 +732,7 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 	}
 	ex->traces_on = has_url(&opts->traces);
 	ex->metrics_on = has_url(&opts->metrics);
+	ex->metrics_pull = opts->metrics_pull;
 	ex->cap = ex->st.queue_cap = opts->max_queue_size;
 	ex->batch = opts->max_export_batch_size;
 	ex->delay_ns = opts->schedule_delay_ms * NS_PER_MS;
@@ -709,7 +748,8 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 	snprintf(ex->metrics_url, sizeof(ex->metrics_url), "%s",
 		 ex->metrics_on ? opts->metrics.url : "");
 	ex->enc = otlp_encoder_new(opts->resource_attributes, NULL);
-	err = ex->enc ? 0 : -ENOMEM;
+	ex->resource_attributes = strdup(opts->resource_attributes ? opts->resource_attributes : "");
+	err = ex->enc && ex->resource_attributes ? 0 : -ENOMEM;
 	if (!err && ex->traces_on) {
 		ex->queue = calloc(ex->cap, sizeof(*ex->queue));
 		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
@@ -719,11 +759,14 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
-		ex->metrics = otlp_metrics_new(OTLP_METRICS_MAX_SERIES);
 		ex->metrics_http =
 		    otlp_http_new(opts->metrics.url, opts->metrics.headers,
 				  opts->metrics.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
-		err = ex->metrics && ex->metrics_http ? 0 : -ENOMEM;
+		err = ex->metrics_http ? 0 : -ENOMEM;
+	}
+	if (!err && (ex->metrics_on || ex->metrics_pull)) {
+		ex->metrics = otlp_metrics_new(OTLP_METRICS_MAX_SERIES);
+		err = ex->metrics ? 0 : -ENOMEM;
 	}
 	if (err) {
 		exporter_free(ex);
@@ -754,7 +797,7 @@ int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **o
 	int err;
 
 	*out = NULL;
-	if (!has_url(&opts->traces) && !has_url(&opts->metrics))
+	if (!has_url(&opts->traces) && !has_url(&opts->metrics) && !opts->metrics_pull)
 		return 0;
 	err = otlp_exporter_new(opts, out);
 	if (!err)
@@ -765,6 +808,10 @@ int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **o
 			exporter_free(*out);
 		*out = NULL;
 		return err;
+	}
+	if (!(*out)->traces_on && !(*out)->metrics_on) {
+		log_info("otlp: no OTLP endpoint: metrics recorded for the scrape endpoint only");
+		return 0;
 	}
 	log_info("otlp: exporting%s%s%s%s (batches of %u every %llu ms, metrics every %llu ms)",
 		 (*out)->traces_on ? " spans to " : "", (*out)->traces_url,

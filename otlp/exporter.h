@@ -14,6 +14,7 @@
 
 #include "core/procinfo.h"
 #include "core/span.h"
+#include "metrics.h"
 #include "options.h"
 
 struct otlp_exporter;
@@ -37,7 +38,8 @@ struct otlp_exporter_stats {
 int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **out);
 int otlp_exporter_start(struct otlp_exporter *ex);
 
-/* new + start; *out stays NULL (and 0 is returned) when opts exports nothing (no url). Call
+/* new + start; *out stays NULL (and 0 is returned) when opts exports nothing (no url) and no
+ * scrape endpoint reads the metrics (metrics_pull). Call
  * before any other thread is started (an https endpoint loads and sets up libcurl). */
 int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **out);
 
@@ -48,6 +50,17 @@ void otlp_exporter_on_span(struct otlp_exporter *ex, const struct span *s,
 
 /* The process exited: its metric series expire after metrics_ttl_ms. ex may be NULL. */
 void otlp_exporter_proc_exit(struct otlp_exporter *ex, uint32_t pid);
+
+/* A copy of every metric series (for a scrape endpoint, from any thread): see
+ * otlp_metrics_snapshot. Release it with otlp_exporter_snapshot_free (the resource references
+ * are guarded by the exporter's lock). Returns 0, -ENOMEM, or -ENOENT when no metrics are
+ * recorded. */
+int otlp_exporter_snapshot(struct otlp_exporter *ex, struct otlp_series **out, size_t *n);
+void otlp_exporter_snapshot_free(struct otlp_exporter *ex, struct otlp_series *snap, size_t n);
+
+/* The resource attributes the exporter adds (OTEL_RESOURCE_ATTRIBUTES as given), for a scrape
+ * endpoint's own encoder. */
+const char *otlp_exporter_resource_attributes(const struct otlp_exporter *ex);
 
 void otlp_exporter_get_stats(struct otlp_exporter *ex, struct otlp_exporter_stats *st);
 

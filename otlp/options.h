@@ -9,6 +9,7 @@
 #ifndef OBI_OTLP_OPTIONS_H
 #define OBI_OTLP_OPTIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define OTLP_URL_MAX 1040 /* longest endpoint the exporter keeps, NUL included */
@@ -46,6 +47,7 @@ struct otlp_options {
 	/* metrics */
 	uint64_t metric_interval_ms; /* between two exports */
 	uint64_t metrics_ttl_ms;     /* series of an exited process are dropped after this */
+	bool metrics_pull; /* a scrape endpoint reads them: record metrics even with no url */
 	/* which spans are exported (metrics count every span) */
 	enum otlp_sampler sampler;
 	double sampler_ratio; /* 0..1, for the traceidratio samplers */

@@ -11,6 +11,8 @@ packages=(
 	libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file
 	libyaml-dev
+	# the Prometheus scrape endpoint (an HTTP server library)
+	libmicrohttpd-dev
 	# examples: compose files validated with `docker-compose config` (no engine needed)
 	docker-compose
 	# fuzzing (libFuzzer runtime for clang 14)
@@ -20,6 +22,8 @@ packages=(
 	# for test_mysql's client of server-side prepared statements)
 	curl python3 nginx-light haproxy wrk iproute2 procps redis-server python3-redis
 	postgresql-15 python3-psycopg2 mariadb-server python3-pymysql libmariadb-dev
+	# test_prometheus: a real Prometheus scraping obi's endpoint
+	prometheus
 )
 
 missing=()

@@ -302,8 +302,10 @@ static void test_warnings(void)
 		      ":4: unknown key \"discovery.instrument[0].exe_pth\" ignored (did you mean "
 		      "exe_path?)");
 	check_warning("frobnicate: 1\n", ":1: unknown key \"frobnicate\" ignored");
-	check_warning("prometheus_export:\n  port: 9090\n",
-		      ":1: \"prometheus_export\" is an OBI setting obi does not support; ignored");
+	check_warning("prometheus_export:\n  port: 9090\n  ttl: 5m\n",
+		      ":3: \"prometheus_export.ttl\" is an OBI setting obi does not support; ignored");
+	CHECK_INT(cfg.prometheus_port, 9090);
+	CHECK_STR(cfg.prometheus_path, "/metrics");
 	check_warning("otel_metrics_export:\n  features: [application]\n",
 		      ":2: \"otel_metrics_export.features\" is an OBI setting obi does not "
 		      "support; ignored");
