@@ -29,6 +29,11 @@ EXPECT = {
         '  endpoint: "http://otel-collector:4318/v1/traces"  # line 12 of the file',
         "    - open_ports: 8080",
     ],
+    "docker-compose/prometheus/docker-compose.yml": [
+        "open_port: 8080  # OTEL_EBPF_OPEN_PORT",
+        "  port: 9400  # OTEL_EBPF_PROMETHEUS_PORT",
+        "  path: /metrics  # default",
+    ],
     "docker-compose/envoy-tcp-proxy/docker-compose.yml": [
         "open_port: 8000  # OTEL_EBPF_OPEN_PORT",
         "trace_printer: text  # OTEL_EBPF_TRACE_PRINTER",
