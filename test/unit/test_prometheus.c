@@ -6,15 +6,19 @@
  * collisions, series of one job and instance summed, and the Accept header negotiation.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "check.h"
+#include "config.h"
 #include "encode.h"
+#include "exporter.h"
 #include "metrics.h"
 #include "prometheus.h"
 #include "resource.h"
@@ -275,11 +279,100 @@ static void test_negotiate(void)
 		  "application/openmetrics-text; version=1.0.0; charset=utf-8");
 }
 
+/* No OTLP endpoint, metrics pulled: the exporter records them, a snapshot holds them, and an
+ * exited process's series expire on the exporter's own timer. */
+static void test_pull_only_exporter(void)
+{
+	struct otlp_options opts = {
+	    .max_queue_size = 16,
+	    .max_export_batch_size = 4,
+	    .schedule_delay_ms = 5000,
+	    .metric_interval_ms = 60000,
+	    .metrics_ttl_ms = 50,
+	    .traces = {.timeout_ms = 1000},
+	    .metrics = {.timeout_ms = 1000},
+	};
+	struct timespec pause = {.tv_sec = 1, .tv_nsec = 400000000};
+	struct otlp_exporter_stats st;
+	struct otlp_exporter *ex = NULL;
+	struct otlp_series *snap;
+	struct proc_info pi;
+	struct span s;
+	size_t n;
+
+	CHECK_INT(otlp_exporter_open(&opts, &ex), 0);
+	CHECK(ex == NULL); /* nothing to export, nothing pulled */
+	opts.metrics_pull = true;
+	CHECK_INT(otlp_exporter_open(&opts, &ex), 0);
+	CHECK(ex != NULL);
+	if (!ex)
+		return;
+	memset(&pi, 0, sizeof(pi));
+	pi.pid = 300;
+	strcpy(pi.service_name, "svc");
+	strcpy(pi.comm, "svc");
+	server_span(&s, "/x", 2 * MS, 10);
+	otlp_exporter_on_span(ex, &s, &pi);
+	otlp_exporter_on_span(ex, &s, &pi);
+	otlp_exporter_on_span(ex, &s, &pi);
+	CHECK_INT(otlp_exporter_snapshot(ex, &snap, &n), 0);
+	CHECK_INT(n, 1);
+	if (n)
+		CHECK_INT(snap[0].h[OTLP_HIST_DURATION].count, 3);
+	otlp_exporter_snapshot_free(ex, snap, n);
+	otlp_exporter_get_stats(ex, &st);
+	CHECK_INT(st.series, 1);
+	CHECK_INT(st.spans_queued, 0);
+	otlp_exporter_proc_exit(ex, 300);
+	nanosleep(&pause, NULL);
+	CHECK_INT(otlp_exporter_snapshot(ex, &snap, &n), 0);
+	CHECK_INT(n, 0);
+	otlp_exporter_snapshot_free(ex, snap, n);
+	otlp_exporter_get_stats(ex, &st);
+	CHECK_INT(st.series_expired, 1);
+	otlp_exporter_stop(ex);
+}
+
+/* OTEL_EBPF_PROMETHEUS_*: defaults, accepted and refused values (exit code 2 in obi). */
+static void test_settings(void)
+{
+	static struct obi_config cfg;
+	static char *argv[] = {"obi", NULL};
+	FILE *err = fopen("/dev/null", "w");
+	char *env[3] = {NULL, NULL, NULL};
+
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), 0);
+	CHECK_INT(cfg.prometheus_port, 0);
+	CHECK_STR(cfg.prometheus_path, "/metrics");
+	CHECK_STR(cfg.prometheus_address, "");
+	env[0] = "OTEL_EBPF_PROMETHEUS_PORT=9400";
+	env[1] = "OTEL_EBPF_PROMETHEUS_ADDRESS=::0001";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), 0);
+	CHECK_INT(cfg.prometheus_port, 9400);
+	CHECK_STR(cfg.prometheus_address, "::1");
+	env[1] = "OTEL_EBPF_PROMETHEUS_PATH=/internal/metrics";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), 0);
+	CHECK_STR(cfg.prometheus_path, "/internal/metrics");
+	env[1] = NULL;
+	env[0] = "OTEL_EBPF_PROMETHEUS_PORT=65536";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), -EINVAL);
+	env[0] = "OTEL_EBPF_PROMETHEUS_PATH=metrics";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), -EINVAL);
+	env[0] = "OTEL_EBPF_PROMETHEUS_PATH=/metrics?x=1";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), -EINVAL);
+	env[0] = "OTEL_EBPF_PROMETHEUS_ADDRESS=localhost";
+	CHECK_INT(config_load(&cfg, 1, argv, env, err), -EINVAL);
+	if (err)
+		fclose(err);
+}
+
 int main(void)
 {
 	test_exact();
 	test_http_and_escaping();
 	test_empty();
 	test_negotiate();
+	test_pull_only_exporter();
+	test_settings();
 	return check_done("test_prometheus");
 }
