@@ -9,6 +9,18 @@
 #include "core/tracecontext.h"
 
 #define SPARE_MAX 256		/* finished requests' memory kept for the next ones */
+#define TS_SLOT_BITS 8		/* server spans whose tracestate their client spans find */
+
+_Static_assert(TRACEPARENT_OWS_MAX == OBI_TP_OWS_MAX, "kernel and user space: same blanks");
+
+/* A server span's tracestate, for its client spans: direct-mapped by span id (random), a newer
+ * span takes the slot. */
+struct proto_ts_slot {
+	uint32_t pid;		/* 0: free */
+	uint8_t span_id[8];
+	uint8_t trace_id[16];
+	char trace_state[TRACESTATE_MAX + 1];
+};
 
 void proto_env_init(struct proto_env *env, conn_span_fn fn, void *ctx)
 {
@@ -29,6 +41,46 @@ void proto_env_release(struct proto_env *env)
 		free(p);
 	}
 	env->n_spare = 0;
+	free(env->ts_slots);
+	env->ts_slots = NULL;
+}
+
+static struct proto_ts_slot *ts_slot(struct proto_env *env, const uint8_t span_id[8])
+{
+	uint32_t h;
+
+	memcpy(&h, span_id, 4);
+	return &env->ts_slots[h & ((1u << TS_SLOT_BITS) - 1)];
+}
+
+/* Server span s carries a tracestate: kept for the client spans it makes. */
+static void ts_remember(struct proto_env *env, const struct span *s)
+{
+	struct proto_ts_slot *t;
+
+	if (!env->ts_slots)
+		env->ts_slots = calloc(1u << TS_SLOT_BITS, sizeof(*env->ts_slots));
+	if (!env->ts_slots)
+		return;
+	t = ts_slot(env, s->span_id);
+	t->pid = s->pid;
+	memcpy(t->span_id, s->span_id, 8);
+	memcpy(t->trace_id, s->trace_id, 16);
+	str_copy(t->trace_state, sizeof(t->trace_state), s->trace_state);
+}
+
+/* Client span s takes its parent's tracestate when that is a server span of its process
+ * that had one. */
+static void ts_inherit(struct proto_env *env, struct span *s)
+{
+	const struct proto_ts_slot *t;
+
+	if (!env->ts_slots || s->trace_state[0])
+		return;
+	t = ts_slot(env, s->parent_id);
+	if (t->pid && t->pid == s->pid && !memcmp(t->span_id, s->parent_id, 8) &&
+	    !memcmp(t->trace_id, s->trace_id, 16))
+		str_copy(s->trace_state, sizeof(s->trace_state), t->trace_state);
 }
 
 /* xorshift128+: ids must be unpredictable enough to never collide, not secret. */
@@ -69,18 +121,38 @@ void proto_emit(struct proto_env *env, struct span *s, bool answered)
 		env->stats.spans_unanswered++;
 	if (s->handler_ns == 0 || s->handler_ns > s->end_ns)
 		s->handler_ns = s->start_ns;
+	if (s->kind == SPAN_CLIENT)
+		ts_inherit(env, s);
 	env->stats.spans++;
 	env->fn(s, env->ctx);
+}
+
+/* The request's own traceparent (tc), when valid, into s; new ids else. */
+static bool ids_from_header(struct proto_env *env, struct span *s, const struct proto_tc *tc)
+{
+	rand_id(env, s->span_id, 8);
+	s->trace_flags = 1;
+	if (tc && tc->n_traceparent == 1 &&
+	    traceparent_parse(tc->traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
+		return true;
+	if (tc && tc->n_traceparent)
+		env->stats.bad_traceparent++;
+	memset(s->parent_id, 0, 8);
+	s->trace_flags = 1;
+	rand_id(env, s->trace_id, 16);
+	return false;
 }
 
 /*
  * The kernel's ids when it gave them (it saw the request first and may already have put them
  * on the wire), else — for a request that was not the first of its read — new ones,
- * continuing the request's own traceparent when it has a valid one.
+ * continuing the request's own traceparent when it has a valid one; with it, its tracestate.
  */
-void proto_span_ids(struct proto_env *env, struct span *s, const char *traceparent,
-		   const struct obi_trace *kt)
+void proto_span_ids(struct proto_env *env, struct span *s, const struct proto_tc *tc,
+		    const struct obi_trace *kt)
 {
+	bool remote;
+
 	if (kt && (kt->state & OBI_TP_IDS)) {
 		memcpy(s->trace_id, kt->trace_id, 16);
 		memcpy(s->span_id, kt->span_id, 8);
@@ -88,18 +160,15 @@ void proto_span_ids(struct proto_env *env, struct span *s, const char *tracepare
 		s->trace_flags = kt->flags;
 		if (kt->state & OBI_TP_BAD)
 			env->stats.bad_traceparent++;
-		return;
+		remote = kt->state & OBI_TP_REMOTE;
+	} else {
+		remote = ids_from_header(env, s, tc);
 	}
-	rand_id(env, s->span_id, 8);
-	s->trace_flags = 1;
-	if (traceparent && traceparent[0]) {
-		if (traceparent_parse(traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
-			return;
-		env->stats.bad_traceparent++;
-		memset(s->parent_id, 0, 8);
-		s->trace_flags = 1;
+	/* W3C: a tracestate goes with the traceparent it came with, never into a new trace */
+	if (remote && tc && tc->tracestate && tc->tracestate[0]) {
+		str_copy(s->trace_state, sizeof(s->trace_state), tc->tracestate);
+		ts_remember(env, s);
 	}
-	rand_id(env, s->trace_id, 16);
 }
 
 /* A pending request as calloc would give it, from the spare list when it has one. */

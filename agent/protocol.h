@@ -88,6 +88,7 @@ struct proto_env {
 	 * cache still has it, instead of a calloc of a whole span and a free per request */
 	struct pending *spare;
 	unsigned n_spare;
+	struct proto_ts_slot *ts_slots;	/* recent server spans' tracestates, by span id */
 };
 
 void proto_env_init(struct proto_env *env, conn_span_fn fn, void *ctx);
@@ -97,9 +98,19 @@ void proto_env_release(struct proto_env *env);
 /* CLOCK_MONOTONIC (the kernel's stamps) to Unix time. */
 uint64_t proto_real_ns(const struct proto_env *env, uint64_t mono_ns);
 
+/* The W3C trace context headers of a server request, as its parser found them. */
+struct proto_tc {
+	const char *traceparent;	/* raw value of the first traceparent header, "" if none */
+	unsigned n_traceparent;		/* traceparent headers: more than one is invalid */
+	const char *tracestate;		/* combined and checked (tracestate_combine()), "" if
+					 * none or invalid */
+};
+
 /* A span's ids: the kernel's when it gave them (kt with OBI_TP_IDS), else new ones continuing
- * `traceparent` (a server request's header value, may be NULL or "") when it is valid. */
-void proto_span_ids(struct proto_env *env, struct span *s, const char *traceparent,
+ * tc's traceparent (a server request's; tc may be NULL) when it is valid. A span that
+ * continues the request's traceparent takes its tracestate too, and keeps it for the client
+ * spans made while it is handled (proto_emit()). */
+void proto_span_ids(struct proto_env *env, struct span *s, const struct proto_tc *tc,
 		    const struct obi_trace *kt);
 
 /* A new request at the end of q, with its span zeroed and its strings empty for protocol
@@ -112,7 +123,8 @@ struct pending *proto_queue_pop(struct proto_queue *q);
 void proto_pending_free(struct proto_env *env, struct pending *p);
 
 /* Emits the finished span s (the parser set its status, error and end); `answered` false for
- * a request the connection's end or the process's exit cut off (counted). */
+ * a request the connection's end or the process's exit cut off (counted). A client span whose
+ * parent is a recent server span of its process with a tracestate takes that tracestate. */
 void proto_emit(struct proto_env *env, struct span *s, bool answered);
 
 /* The protocols obi parses (protocols/<name>.c). */

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tracecontext.h"
+
 enum span_kind {
 	SPAN_SERVER = 1,	/* request read on this socket, response written */
 	SPAN_CLIENT = 2,	/* request written on this socket, response read */
@@ -76,6 +78,8 @@ struct span {
 	};
 	char language[16];	/* "go", "python", "nodejs", "java", ... or "generic" */
 	char service_name[128];
+	char trace_state[TRACESTATE_MAX + 1];	/* W3C tracestate, "" if none (the server
+						 * request's; a client span its server's) */
 };
 
 static inline bool span_is_http(const struct span *s)
@@ -126,7 +130,7 @@ static inline const char *span_db_system_name(const struct span *s)
 /* The protocol's strings of a span emptied (a reused span shows nothing of the last one). */
 static inline void span_clear_strings(struct span *s)
 {
-	s->language[0] = s->service_name[0] = '\0';
+	s->language[0] = s->service_name[0] = s->trace_state[0] = '\0';
 	if (span_is_http(s)) {
 		s->method[0] = s->path[0] = s->route[0] = '\0';
 		s->host_header[0] = s->user_agent[0] = '\0';
@@ -159,12 +163,13 @@ static inline void span_copy(struct span *dst, const struct span *src)
 	}
 	COPY(language);
 	COPY(service_name);
+	COPY(trace_state);
 #undef COPY
 }
 _Static_assert(offsetof(struct span, method) == offsetof(struct span, db_operation),
 	       "span_copy: the protocols' strings start at the same place");
-_Static_assert(sizeof(struct span) < offsetof(struct span, service_name) +
-					     sizeof(((struct span *)0)->service_name) +
+_Static_assert(sizeof(struct span) < offsetof(struct span, trace_state) +
+					     sizeof(((struct span *)0)->trace_state) +
 					     _Alignof(struct span),
 	       "span_copy: the strings end struct span");
 

@@ -48,6 +48,17 @@ __noinline int conn_new(__u64 key, __u32 home, __u32 pid)
 	return 0;
 }
 
+/* parse_traceparent() over the scratch event's head (tracectx.bpf.h). */
+__noinline int traceparent_in_head(__u32 v, __u32 n, struct obi_trace *t)
+{
+	__u32 zero = 0, at = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!sc || !t || n > OBI_CAP_MAX)
+		return 0;
+	return parse_traceparent(sc->e.data, v, n, t, &at) ? at + 1 : 0;
+}
+
 /*
  * plan_client_request() for both callers, as a global function: the verifier checks it once on
  * its own and its callers see only the result, instead of carrying every path of the plan into

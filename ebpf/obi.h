@@ -82,6 +82,10 @@ struct obi_trace {
 };
 _Static_assert(sizeof(struct obi_trace) == 40, "obi_trace layout");
 
+/* Blanks (spaces, tabs) accepted on each side of a traceparent value (TRACEPARENT_OWS_MAX in
+ * user space): a bounded loop, run only over a traceparent header's own blanks. */
+#define OBI_TP_OWS_MAX 16
+
 /* The traceparent header sk_msg inserts after the request line. */
 #define OBI_TP_HEADER_LEN 70	/* "traceparent: " + 55 + "\r\n" */
 

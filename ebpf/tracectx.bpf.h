@@ -409,28 +409,61 @@ static __always_inline bool hex_id(const __u8 *b, __u32 off, __u8 *out, __u32 le
 	return any != 0;
 }
 
-/* Parses the traceparent value after "traceparent:" at b[v] (optional blanks first):
- * "00-<32 hex trace>-<16 hex parent>-<2 hex flags>". */
+static __always_inline bool is_blank(const __u8 *b, __u32 p)
+{
+	__u8 c = b[p & (OBI_CAP_MAX - 1)];
+
+	return c == ' ' || c == '\t';
+}
+
+/* Past the blanks at b[v] (at most OBI_TP_OWS_MAX); n + 1 when there are more. */
+static __always_inline __u32 skip_blanks(const __u8 *b, __u32 v, __u32 n)
+{
+	for (int i = 0; i < OBI_TP_OWS_MAX; i++) {
+		if (v >= n || !is_blank(b, v))
+			return v;
+		v++;
+	}
+	return v < n && is_blank(b, v) ? n + 1 : v;
+}
+
+/* The traceparent value ends at b[v]: only blanks up to the line's end ("\r\n" or "\n"), or
+ * up to the end of what was captured. */
+static __always_inline bool value_ends(const __u8 *b, __u32 v, __u32 n)
+{
+	v = skip_blanks(b, v, n);
+	if (v >= n)
+		return v == n;
+	if (b[v & (OBI_CAP_MAX - 1)] == '\n')
+		return true;
+	return b[v & (OBI_CAP_MAX - 1)] == '\r' &&
+	       (v + 1 >= n || b[(v + 1) & (OBI_CAP_MAX - 1)] == '\n');
+}
+
+/*
+ * Parses the traceparent value after "traceparent:" at b[v], blanks around it allowed (W3C
+ * Trace Context level 2, as traceparent_parse() in user space):
+ * "<version>-<32 hex trace>-<16 hex parent>-<2 hex flags>". Version ff is invalid, 00 ends
+ * there, a later one may go on with "-<more fields>". *value_at: where the value starts.
+ */
 static __always_inline bool parse_traceparent(const __u8 *b, __u32 v, __u32 n, struct obi_trace *t,
 					      __u32 *value_at)
 {
-	for (int i = 0; i < 2 && v < n &&
-			(b[v & (OBI_CAP_MAX - 1)] == ' ' || b[v & (OBI_CAP_MAX - 1)] == '\t');
-	     i++)
-		v++;
+	int v_hi, v_lo;
+
+	v = skip_blanks(b, v, n);
 	if (v + 55 > n || v + 55 > OBI_CAP_MAX)
 		return false;
 	v &= OBI_CAP_MAX - 1;
 	*value_at = v;
-	if (b[v] != '0' || b[v + 1] != '0' || b[v + 2] != '-' ||
-	    b[(v + 35) & (OBI_CAP_MAX - 1)] != '-' || b[(v + 52) & (OBI_CAP_MAX - 1)] != '-')
+	v_hi = hex_nibble(b[v]);
+	v_lo = hex_nibble(b[(v + 1) & (OBI_CAP_MAX - 1)]);
+	if (v_hi < 0 || v_lo < 0 || (v_hi == 15 && v_lo == 15) ||
+	    b[(v + 2) & (OBI_CAP_MAX - 1)] != '-' || b[(v + 35) & (OBI_CAP_MAX - 1)] != '-' || b[(v + 52) & (OBI_CAP_MAX - 1)] != '-')
 		return false;
-	if (v + 55 < n) {
-		__u8 c = b[(v + 55) & (OBI_CAP_MAX - 1)];
-
-		if (c != '\r' && c != '\n' && c != ' ' && c != '\t')
-			return false;
-	}
+	if (!((v_hi | v_lo) && v + 55 < n && b[(v + 55) & (OBI_CAP_MAX - 1)] == '-') &&
+	    !value_ends(b, v + 55, n))
+		return false;
 	if (!hex_id(b, v + 3, t->trace_id, 16) || !hex_id(b, v + 36, t->parent_id, 8))
 		return false;
 	if (hex_nibble(b[(v + 53) & (OBI_CAP_MAX - 1)]) < 0 ||
@@ -440,6 +473,13 @@ static __always_inline bool parse_traceparent(const __u8 *b, __u32 v, __u32 n, s
 		   hex_nibble(b[(v + 54) & (OBI_CAP_MAX - 1)]);
 	return true;
 }
+
+/*
+ * parse_traceparent() over the per-CPU scratch event's head, as a global function (data.bpf.c):
+ * the verifier checks its paths once, not along every path of its callers. Returns 1 + where
+ * the value starts in the head, or 0 when it is invalid.
+ */
+int traceparent_in_head(__u32 v, __u32 n, struct obi_trace *t);
 
 static __always_inline void random_id(__u8 *id, __u32 words)
 {
@@ -586,13 +626,17 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u3
 static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b, __u32 n,
 					   struct obi_trace *t)
 {
+	struct obi_trace theirs = {};
 	struct head_scan s;
-	__u32 at;
 
 	__builtin_memset(t, 0, sizeof(*t));
 	if (!scan_head(n, &s))
 		s.tp_count = 0;
-	if (s.tp_count == 1 && parse_traceparent(b, s.tp_val, n, t, &at)) {
+	/* W3C: two traceparent headers are as invalid as a bad one */
+	if (s.tp_count == 1 && traceparent_in_head(s.tp_val, n, &theirs)) {
+		__builtin_memcpy(t->trace_id, theirs.trace_id, 16);
+		__builtin_memcpy(t->parent_id, theirs.parent_id, 8);
+		t->flags = theirs.flags;
 		t->state = OBI_TP_IDS | OBI_TP_REMOTE;
 	} else {
 		__builtin_memset(t, 0, sizeof(*t));

@@ -87,7 +87,13 @@ static void request_begin(struct proto_env *env, struct http1_conn *h, const str
 	s->pid = h->c->pid;
 	s->tid = tid;
 	p->aux = strcmp(m->method, "HEAD") == 0 ? AUX_HEAD : 0;
-	proto_span_ids(env, s, s->kind == SPAN_SERVER ? m->traceparent : NULL, kt);
+	if (s->kind == SPAN_SERVER) {
+		struct proto_tc tc = { m->traceparent, m->traceparent_n, m->tracestate };
+
+		proto_span_ids(env, s, &tc, kt);
+	} else {
+		proto_span_ids(env, s, NULL, kt);
+	}
 }
 
 /* The newest queued request has been transferred whole. */

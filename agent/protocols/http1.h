@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tracecontext.h"
+
 enum http1_kind {
 	HTTP1_REQUEST = 1,
 	HTTP1_RESPONSE = 2,
@@ -21,7 +23,12 @@ struct http1_msg {
 	char path[256];			/* origin-form path without query; from absolute form too */
 	char host[128];			/* Host header, else the authority of an absolute-form target */
 	char user_agent[128];
-	char traceparent[64];		/* raw value of a traceparent header, "" if none */
+	char traceparent[128];		/* raw value of a traceparent header (blanks around it
+					 * kept), "" if none; cut at 127 bytes, past what matters */
+	unsigned traceparent_n;		/* traceparent headers (W3C: two are invalid) */
+	/* the tracestate headers combined and checked (tracestate_combine()), "" if none or
+	 * invalid */
+	char tracestate[TRACESTATE_MAX + 1];
 	/* responses */
 	int status;			/* 100..999 */
 	/* both */

@@ -22,8 +22,14 @@ struct cursor {
 };
 
 /* Header state that does not fit in struct http1_msg but decides its fields. */
+#define TRACESTATE_HEADERS 32	/* tracestate header lines combined; more make it invalid */
+
 struct head_state {
 	bool cl_bad; /* a Content-Length was invalid or conflicted: stays -1 */
+	bool ts_over; /* more tracestate headers than TRACESTATE_HEADERS */
+	size_t n_ts;
+	const char *ts_val[TRACESTATE_HEADERS]; /* the tracestate values, into the head */
+	size_t ts_len[TRACESTATE_HEADERS];
 	bool saw_close;
 	bool saw_keep_alive;
 };
@@ -348,16 +354,30 @@ static void on_connection(struct http1_msg *msg, struct head_state *st, const ch
 	msg->conn_close = st->saw_close || (msg->version_minor == 0 && !st->saw_keep_alive);
 }
 
+/* A tracestate header: kept to be combined with the others once the head is whole. */
+static void on_tracestate(struct head_state *st, const char *v, size_t n)
+{
+	if (n == 0)
+		return;
+	if (st->n_ts == TRACESTATE_HEADERS) {
+		st->ts_over = true;
+		return;
+	}
+	st->ts_val[st->n_ts] = v;
+	st->ts_len[st->n_ts++] = n;
+}
+
 /* One header line without its line ending. Lines without a colon are skipped, not fatal. */
 static void on_header(struct http1_msg *msg, struct head_state *st, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
-	const char *v, *end = line + len;
+	const char *v, *end = line + len, *raw;
 	size_t name_len;
 
 	if (!colon)
 		return;
 	name_len = colon - line;
+	raw = colon + 1;
 	for (v = colon + 1; v < end && is_ows(*v); v++)
 		;
 	while (end > v && is_ows(end[-1]))
@@ -375,10 +395,14 @@ static void on_header(struct http1_msg *msg, struct head_state *st, const char *
 			copy_field(msg->user_agent, sizeof(msg->user_agent), v, end - v);
 		else if (ieq(line, name_len, "connection"))
 			on_connection(msg, st, v, end - v);
+		else if (ieq(line, name_len, "tracestate"))
+			on_tracestate(st, v, end - v);
 		break;
 	case 11:
-		if (ieq(line, name_len, "traceparent"))
-			copy_field(msg->traceparent, sizeof(msg->traceparent), v, end - v);
+		/* raw: traceparent_parse() judges the blanks around it, as the kernel does */
+		if (ieq(line, name_len, "traceparent") && msg->traceparent_n++ == 0)
+			copy_field(msg->traceparent, sizeof(msg->traceparent), raw,
+				   line + len - raw);
 		break;
 	case 14:
 		if (ieq(line, name_len, "content-length"))
@@ -393,7 +417,11 @@ static void on_header(struct http1_msg *msg, struct head_state *st, const char *
 
 static int parse_headers(const char *buf, struct cursor *c, struct http1_msg *msg)
 {
-	struct head_state st = { 0 };
+	struct head_state st;
+
+	/* not the value slots: a memset of them on every head would cost more than the parse */
+	st.cl_bad = st.ts_over = st.saw_close = st.saw_keep_alive = false;
+	st.n_ts = 0;
 
 	while (c->p < c->end) {
 		const char *nl = memchr(c->p, '\n', c->end - c->p);
@@ -404,6 +432,8 @@ static int parse_headers(const char *buf, struct cursor *c, struct http1_msg *ms
 		if (eol > c->p && eol[-1] == '\r')
 			eol--;
 		if (eol == c->p) {
+			if (st.n_ts && !st.ts_over)
+				tracestate_combine(st.ts_val, st.ts_len, st.n_ts, msg->tracestate);
 			msg->header_len = nl + 1 - buf;
 			return (int)msg->header_len;
 		}
@@ -422,7 +452,8 @@ int http1_parse(const char *buf, size_t len, struct http1_msg *msg)
 	msg->kind = 0;
 	msg->version_minor = 0;
 	msg->method[0] = msg->path[0] = msg->host[0] = '\0';
-	msg->user_agent[0] = msg->traceparent[0] = '\0';
+	msg->user_agent[0] = msg->traceparent[0] = msg->tracestate[0] = '\0';
+	msg->traceparent_n = 0;
 	msg->status = 0;
 	msg->header_len = 0;
 	msg->content_length = -1;

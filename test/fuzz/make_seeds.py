@@ -195,6 +195,11 @@ def traceparent_seeds():
         "short": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01",
         "long": b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-011",
         "empty": b"",
+        "ows": b" \t00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\t ",
+        "version_cc": b"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "version_cc_dot": b"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01.x",
+        "tracestate": b"foo=1 ,\tbar@v=a b,,k*/_-9=~",
+        "tracestate_bad": b"foo=1,FOO=2,foo=3",
     }
     for name, blob in seeds.items():
         write("traceparent", name, blob)

@@ -404,23 +404,259 @@ static void test_garbage(void)
 	conn_tracker_free(t);
 }
 
+#define TP_IDS "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
+
+static int tp(const char *v)
+{
+	uint8_t tr[16], p[8], f = 0xaa;
+	int r = traceparent_parse(v, tr, p, &f);
+
+	/* a value taken is read in full: ids and flags as written */
+	if (r == 0) {
+		CHECK_INT(tr[0], 0x0a);
+		CHECK_INT(tr[15], 0x9c);
+		CHECK_INT(p[0], 0xb7);
+		CHECK_INT(p[7], 0x31);
+	}
+	return r == 0 ? f : -1;
+}
+
+/* W3C Trace Context level 2, traceparent: blanks around, versions, lengths, hex, zero ids. */
 static void test_traceparent_parse(void)
 {
-	uint8_t tr[16], p[8], f;
+	CHECK_INT(tp("00-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("00-" TP_IDS "-00"), 0);
+	CHECK_INT(tp("00-" TP_IDS "-ff"), 0xff); /* unknown flags are kept */
+	/* OWS around the value; inside it, none */
+	CHECK_INT(tp(" 00-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("\t00-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("00-" TP_IDS "-01 "), 1);
+	CHECK_INT(tp("00-" TP_IDS "-01\t"), 1);
+	CHECK_INT(tp(" \t 00-" TP_IDS "-01 \t "), 1);
+	CHECK_INT(tp("                00-" TP_IDS "-01                "), 1); /* 16 each side */
+	CHECK_INT(tp("                 00-" TP_IDS "-01"), -1);			  /* 17 */
+	CHECK_INT(tp("00-" TP_IDS "-01                 "), -1);
+	CHECK_INT(tp("00 -" TP_IDS "-01"), -1);
+	CHECK_INT(tp("00-" TP_IDS " -01"), -1);
+	CHECK_INT(tp("00-" TP_IDS "-01 x"), -1);
+	/* version 00: exactly 55 characters */
+	CHECK_INT(tp("00-" TP_IDS "-01-"), -1);
+	CHECK_INT(tp("00-" TP_IDS "-01-what-the-future-will-be-like"), -1);
+	CHECK_INT(tp("00-" TP_IDS "-01."), -1);
+	CHECK_INT(tp("00-" TP_IDS "-1"), -1);
+	CHECK_INT(tp("00-" TP_IDS "-011"), -1);
+	CHECK_INT(tp("00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01"), -1);
+	CHECK_INT(tp("00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333-01"), -1);
+	CHECK_INT(tp(""), -1);
+	CHECK_INT(tp("   "), -1);
+	/* later versions: the first 55 characters, then the end or '-' */
+	CHECK_INT(tp("cc-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("01-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("cc-" TP_IDS "-01-what-the-future-will-be-like"), 1);
+	CHECK_INT(tp("cc-" TP_IDS "-01- "), 1);
+	CHECK_INT(tp(" cc-" TP_IDS "-01 "), 1);
+	CHECK_INT(tp("cc-" TP_IDS "-01.what-the-future-will-be-like"), -1);
+	CHECK_INT(tp("cc-" TP_IDS "-01what"), -1);
+	CHECK_INT(tp("cc-" TP_IDS "-01 -what"), -1);
+	CHECK_INT(tp("cc-" TP_IDS "-0"), -1);
+	CHECK_INT(tp("cc-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01-0"), -1);
+	/* the same rules for ids and flags in any version */
+	CHECK_INT(tp("cc-00000000000000000000000000000000-b7ad6b7169203331-01"), -1);
+	CHECK_INT(tp("cc-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"), -1);
+	CHECK_INT(tp("cc-" TP_IDS "-0g"), -1);
+	CHECK_INT(tp("cc-" TP_IDS "-0F"), -1);
+	/* version ff, and versions that are no lowercase hex */
+	CHECK_INT(tp("ff-" TP_IDS "-01"), -1);
+	CHECK_INT(tp("fe-" TP_IDS "-01"), 1);
+	CHECK_INT(tp("CC-" TP_IDS "-01"), -1);
+	CHECK_INT(tp("0g-" TP_IDS "-01"), -1);
+	CHECK_INT(tp(".0-" TP_IDS "-01"), -1);
+	CHECK_INT(tp("000-" TP_IDS "-01"), -1);
+	/* uppercase hex, all-zero ids */
+	CHECK_INT(tp("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"), -1);
+	CHECK_INT(tp("00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01"), -1);
+	CHECK_INT(tp("00-" TP_IDS "-0A"), -1);
+	CHECK_INT(tp("00-00000000000000000000000000000000-b7ad6b7169203331-01"), -1);
+	CHECK_INT(tp("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"), -1);
+}
 
-	CHECK_INT(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tr,
-				    p, &f), 0);
-	CHECK_INT(f, 1);
-	CHECK(traceparent_parse("00-00000000000000000000000000000000-b7ad6b7169203331-01", tr, p,
-				&f) < 0);
-	CHECK(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", tr, p,
-				&f) < 0);
-	CHECK(traceparent_parse("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", tr, p,
-				&f) < 0);
-	CHECK(traceparent_parse("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tr, p,
-				&f) < 0);
-	CHECK(traceparent_parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1", tr, p,
-				&f) < 0);
+static int ts(const char *v, char *out)
+{
+	const char *vals[1] = { v };
+	size_t lens[1] = { strlen(v) };
+
+	return tracestate_combine(vals, lens, 1, out);
+}
+
+/* W3C tracestate: members, blanks, keys, values, counts and length. */
+static void test_tracestate_combine(void)
+{
+	const char *vals[3] = { "foo=1", " , ", "bar=2 ,baz=3" };
+	size_t lens[3] = { 5, 3, 12 };
+	char out[TRACESTATE_MAX + 1], in[8192], want[TRACESTATE_MAX + 1];
+	size_t n;
+
+	/* several headers are one list, as if joined by commas */
+	CHECK_INT(tracestate_combine(vals, lens, 3, out), 17);
+	CHECK_STR(out, "foo=1,bar=2,baz=3");
+	vals[2] = "foo=2";
+	lens[2] = 5;
+	CHECK(tracestate_combine(vals, lens, 3, out) < 0); /* a key twice, over two headers */
+	CHECK_STR(out, "");
+	CHECK_INT(ts("", out), 0);
+	CHECK_INT(ts(" ,\t, ", out), 0);
+	CHECK_INT(ts("foo=1 \t , \t bar=2, \t baz=3", out), 17);
+	CHECK_STR(out, "foo=1,bar=2,baz=3");
+	CHECK_INT(ts("foo=1,,bar=2,", out), 11);
+	CHECK_STR(out, "foo=1,bar=2");
+	/* keys: simple, multi-tenant, every allowed character */
+	CHECK(ts("abcdefghijklmnopqrstuvwxyz0123456789_-*/=1", out) > 0);
+	CHECK(ts("1tenant@vendor=1,t@v_-*/09=2", out) > 0);
+	CHECK(ts("foo =1", out) < 0);
+	CHECK(ts("FOO=1", out) < 0);
+	CHECK(ts("foo.bar=1", out) < 0);
+	CHECK(ts("1foo=1", out) < 0);
+	CHECK(ts("foo@=1,bar=2", out) < 0);
+	CHECK(ts("@foo=1,bar=2", out) < 0);
+	CHECK(ts("foo@@bar=1,bar=2", out) < 0);
+	CHECK(ts("foo@bar@baz=1,bar=2", out) < 0);
+	CHECK(ts("foo@1bar=1", out) < 0);
+	CHECK(ts("_foo@bar=1", out) < 0);
+	CHECK(ts("=1", out) < 0);
+	CHECK(ts("foo", out) < 0);
+	/* key lengths: 256, tenant 241, system 14 */
+	memset(in, 'k', 256);
+	strcpy(in + 256, "=1");
+	CHECK_INT(ts(in, out), 258);
+	memset(in, 'k', 257);
+	strcpy(in + 257, "=1");
+	CHECK(ts(in, out) < 0);
+	memset(in, 't', 241);
+	strcpy(in + 241, "@vvvvvvvvvvvvvv=1");
+	CHECK_INT(ts(in, out), 258);
+	memset(in, 't', 242);
+	strcpy(in + 242, "@vvvvvvvvvvvvvv=1");
+	CHECK(ts(in, out) < 0);
+	memset(in, 't', 241);
+	strcpy(in + 241, "@vvvvvvvvvvvvvvv=1");
+	CHECK(ts(in, out) < 0);
+	/* values: printable but ',' and '=', 1 to 256 characters, no trailing space */
+	CHECK_INT(ts("foo= !\"#$%&'()*+-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+		     "abcdefghijklmnopqrstuvwxyz{|}~",
+		     out),
+		  97);
+	CHECK(ts("foo=bar=baz", out) < 0);
+	CHECK(ts("foo=,bar=3", out) < 0);
+	CHECK(ts("foo=\x7f", out) < 0);
+	CHECK(ts("foo=\x01", out) < 0);
+	CHECK(ts("foo=a\xc3\xa9", out) < 0);
+	strcpy(in, "foo=");
+	memset(in + 4, 'v', 256);
+	in[260] = '\0';
+	CHECK_INT(ts(in, out), 260);
+	strcpy(in + 260, "v");
+	CHECK(ts(in, out) < 0);
+	/* an invalid member drops the whole tracestate */
+	CHECK(ts("foo=1,bar=2,BAD=3,baz=4", out) < 0);
+	CHECK_STR(out, "");
+	/* 32 members, not 33; empty ones do not count */
+	n = 0;
+	for (int i = 1; i <= 32; i++)
+		n += sprintf(in + n, "%sbar%02d=%02d", i > 1 ? ",," : "", i, i);
+	CHECK_INT(ts(in, out), 32 * 8 + 31);
+	CHECK(strstr(out, "bar32=32") != NULL);
+	strcpy(in + n, ",bar33=33");
+	CHECK(ts(in, out) < 0);
+	/* over 512 bytes: members over 128 go first, then the last ones */
+	n = 0;
+	for (int i = 0; i < 16; i++)
+		n += sprintf(in + n, "%sk%02d=%030d", i ? "," : "", i, i); /* 34 bytes each */
+	CHECK_INT(strlen(in), 16 * 34 + 15);
+	/* 15 members would be 524 bytes: 14 are kept */
+	snprintf(want, sizeof(want), "%.*s", 14 * 35 - 1, in);
+	CHECK_INT(ts(in, out), 14 * 35 - 1);
+	CHECK_STR(out, want);
+	n += sprintf(in + n, ",big=%0200d", 0);
+	CHECK(ts(in, out) > 0);
+	CHECK(strstr(out, "big=") == NULL);
+	CHECK(strlen(out) <= TRACESTATE_MAX);
+	CHECK_STR(out, want);
+	/* exactly 512 is kept whole */
+	n = 0;
+	for (int i = 0; i < 14; i++)
+		n += sprintf(in + n, "%sk%02d=%030d", i ? "," : "", i, i);
+	n += sprintf(in + n, ",z=%0*d", (int)(TRACESTATE_MAX - n - 3), 7);
+	CHECK_INT(n, TRACESTATE_MAX);
+	CHECK_INT(ts(in, out), TRACESTATE_MAX);
+	CHECK_STR(out, in);
+}
+
+/* Server requests carry their tracestate into the span, not into a new trace; the client
+ * spans a server span makes carry it too. */
+static void test_tracestate_spans(void)
+{
+	static const uint8_t trace[16] = { 0x0a, 0xf7, 0x65, 0x19 };
+	static const uint8_t remote_parent[8] = { 0xb7, 0xad };
+	uint8_t server_span[8];
+	struct conn_tracker *t = conn_tracker_new(collect, NULL);
+	struct conn_stats st;
+
+	n_got = 0;
+	kernel_ids(0x11, trace, remote_parent, OBI_TP_IDS | OBI_TP_REMOTE);
+	text(t, 5, 9, OBI_DIR_RECV, 10,
+	     "GET / HTTP/1.1\r\ntraceparent: 00-" TP_IDS "-01\r\ntracestate: foo=1\r\n"
+	     "Host: a\r\ntracestate:  bar=2 \r\n\r\n");
+	memset(server_span, 0x11, 8);
+	kernel_ids(0x22, trace, server_span, OBI_TP_IDS | OBI_TP_LOCAL | OBI_TP_INSERT);
+	text(t, 6, 9, OBI_DIR_SEND, 11, "GET /up HTTP/1.1\r\nHost: backend\r\n\r\n");
+	text(t, 6, 9, OBI_DIR_RECV, 12, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	/* a client span of another server span: none */
+	memset(server_span, 0x12, 8);
+	kernel_ids(0x23, trace, server_span, OBI_TP_IDS | OBI_TP_LOCAL | OBI_TP_INSERT);
+	text(t, 7, 9, OBI_DIR_SEND, 13, "GET /up HTTP/1.1\r\nHost: backend\r\n\r\n");
+	text(t, 7, 9, OBI_DIR_RECV, 14, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	text(t, 5, 9, OBI_DIR_SEND, 15, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 3);
+	CHECK_INT(got[0].kind, SPAN_CLIENT);
+	CHECK_STR(got[0].trace_state, "foo=1,bar=2");
+	CHECK_STR(got[1].trace_state, "");
+	CHECK_INT(got[2].kind, SPAN_SERVER);
+	CHECK_STR(got[2].trace_state, "foo=1,bar=2");
+
+	/* the kernel found the traceparent invalid: a new trace, without the tracestate */
+	kernel_ids(0x31, trace, NULL, OBI_TP_IDS | OBI_TP_BAD);
+	text(t, 8, 9, OBI_DIR_RECV, 20,
+	     "GET / HTTP/1.1\r\ntraceparent: ff-" TP_IDS "-01\r\ntracestate: foo=1\r\n\r\n");
+	text(t, 8, 9, OBI_DIR_SEND, 21, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 4);
+	CHECK_STR(got[3].trace_state, "");
+
+	/* user space's ids (requests after the first of a read): the same rules */
+	kernel_ids(0x41, trace, NULL, OBI_TP_IDS);
+	text(t, 9, 9, OBI_DIR_RECV, 30,
+	     "GET /1 HTTP/1.1\r\ntracestate: a=1\r\n\r\n"
+	     "GET /2 HTTP/1.1\r\ntraceparent:\t cc-" TP_IDS "-01-future \r\n"
+	     "tracestate: a=1,b=2\r\n\r\n"
+	     "GET /3 HTTP/1.1\r\ntraceparent: 00-" TP_IDS "-01\r\ntraceparent: 00-" TP_IDS
+	     "-01\r\ntracestate: a=1\r\n\r\n"
+	     "GET /4 HTTP/1.1\r\ntraceparent: 00-" TP_IDS "-01\r\ntracestate: a=1,A=2\r\n\r\n");
+	text(t, 9, 9, OBI_DIR_SEND, 31,
+	     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0"
+	     "\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_INT(n_got, 8);
+	CHECK_STR(got[4].trace_state, ""); /* no traceparent: a new trace */
+	CHECK_INT(got[5].trace_id[0], 0x0a);
+	CHECK_INT(got[5].parent_id[0], 0xb7);
+	CHECK_STR(got[5].trace_state, "a=1,b=2");
+	CHECK(zero(got[6].parent_id, 8)); /* two traceparent headers: invalid, a new trace */
+	CHECK(got[6].trace_id[0] != 0x0a || got[6].trace_id[1] != 0xf7);
+	CHECK_STR(got[6].trace_state, "");
+	CHECK_INT(got[7].parent_id[0], 0xb7); /* invalid tracestate: traceparent kept */
+	CHECK_STR(got[7].trace_state, "");
+	conn_tracker_stats(t, &st);
+	CHECK_INT(st.bad_traceparent, 2);
+	conn_tracker_free(t);
 }
 
 int main(void)
@@ -437,5 +673,7 @@ int main(void)
 	test_socket_reused();
 	test_closed_socket_port_zero();
 	test_traceparent_parse();
+	test_tracestate_combine();
+	test_tracestate_spans();
 	return check_done("test_conn");
 }

@@ -361,11 +361,36 @@ static void test_header_names(void)
 		 tp);
 	CHECK(parse(req) > 0);
 	CHECK_STR(m.host, "spaced.example");
-	CHECK_STR(m.traceparent, tp);
+	CHECK_STR(m.traceparent, " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	CHECK_INT(m.traceparent_n, 1);
 	/* Lines without a colon are skipped; names only match whole. */
 	CHECK(parse("GET / HTTP/1.1\r\nnot a header\r\nHost: h\r\nHosts: x\r\n"
 		    "X-Host: y\r\nHost : z\r\n\r\n") > 0);
 	CHECK_STR(m.host, "h");
+}
+
+/* traceparent: raw, blanks and all (traceparent_parse() judges them), the first of several
+ * and their count; tracestate: every header combined and checked. */
+static void test_trace_context(void)
+{
+	CHECK(parse("GET / HTTP/1.1\r\ntraceparent:\t cc-x \r\nTraceParent: 00-y\r\n"
+		    "tracestate: a=1 , b=2\r\nHost: h\r\nTRACESTATE: c=3\r\n"
+		    "tracestate:\r\n\r\n") > 0);
+	CHECK_STR(m.traceparent, "\t cc-x ");
+	CHECK_INT(m.traceparent_n, 2);
+	CHECK_STR(m.tracestate, "a=1,b=2,c=3");
+	CHECK(parse("GET / HTTP/1.1\r\ntracestate: a=1\r\ntracestate: a=2\r\n\r\n") > 0);
+	CHECK_STR(m.tracestate, "");
+	CHECK(parse("GET / HTTP/1.1\r\ntracestate: a=1,B=2\r\n\r\n") > 0);
+	CHECK_STR(m.tracestate, "");
+	/* the fields of the last message are gone */
+	CHECK(parse("GET / HTTP/1.1\r\n\r\n") > 0);
+	CHECK_STR(m.traceparent, "");
+	CHECK_INT(m.traceparent_n, 0);
+	CHECK_STR(m.tracestate, "");
+	/* only a whole head is combined */
+	CHECK(parse("GET / HTTP/1.1\r\ntracestate: a=1\r\n") == 0);
+	CHECK_STR(m.tracestate, "");
 }
 
 static void test_chunked_end(void)
@@ -467,6 +492,7 @@ int main(void)
 	test_garbage();
 	test_truncation();
 	test_header_names();
+	test_trace_context();
 	test_chunked_end();
 	test_route();
 	test_truncated_fields();
