@@ -29,15 +29,19 @@
  * user agent 127 + service 127 + language 15) = 5526 bytes. The rest is bounded by
  * JSON_FIXED_MAX: key names and punctuation (~590 bytes), 11 integers of at most 20 digits
  * (220), 4 addresses of at most 45 (180), ids, flags, traceparent and time (~150) = ~1140
- * (test_printer's largest span measures 1068). The text line is smaller: 4-byte escapes, no
- * user agent (3534 bytes measured). Total < 8192.
+ * (test_printer's largest span measures 1068). A tracestate (up to 512 bytes, checked to be
+ * printable ASCII) is at most 2 bytes a character ('"' and '\\' escaped) and its key. The text
+ * line is smaller: 4-byte escapes, no user agent or tracestate (3534 bytes measured).
+ * Total < 8192.
  */
 #define JSON_FIXED_MAX 1400
 #define JSON_STRINGS_MAX                                                                   \
 	(6 * (FIELD_LEN(method) + FIELD_LEN(path) + FIELD_LEN(route) + FIELD_LEN(host_header) + \
 	      FIELD_LEN(user_agent) + FIELD_LEN(service_name) + FIELD_LEN(language)))
 #define PRINTER_LINE_MAX 8192
-_Static_assert(JSON_FIXED_MAX + JSON_STRINGS_MAX <= PRINTER_LINE_MAX, "printer line too small");
+#define JSON_TRACE_STATE_MAX (2 * FIELD_LEN(trace_state) + sizeof(",\"trace_state\":\"\""))
+_Static_assert(JSON_FIXED_MAX + JSON_STRINGS_MAX + JSON_TRACE_STATE_MAX <= PRINTER_LINE_MAX,
+	       "printer line too small");
 /* and a database span's strings, in the same union */
 #define JSON_DB_STRINGS_MAX                                                                  \
 	(6 * (FIELD_LEN(db_operation) + FIELD_LEN(db_collection) + FIELD_LEN(db_namespace) +    \
@@ -499,6 +503,8 @@ int printer_format_json(const struct span *s, char *buf, size_t size)
 	json_str(&l, "kind", v.client ? "CLIENT" : "SERVER", 8);
 	json_str(&l, "type", span_type_name(s), 16);
 	json_ids(&l, &v);
+	if (s->trace_state[0])
+		json_str(&l, "trace_state", s->trace_state, sizeof(s->trace_state));
 	if (span_is_http(s))
 		json_http(&l, s);
 	else

@@ -37,6 +37,7 @@
 /* Span, Status */
 #define F_SPAN_TRACE_ID	  1
 #define F_SPAN_SPAN_ID	  2
+#define F_SPAN_TRACE_STATE 3
 #define F_SPAN_PARENT_ID  4
 #define F_SPAN_NAME	  5
 #define F_SPAN_KIND	  6
@@ -521,6 +522,8 @@ static void put_span(struct pb_buf *b, const struct span *s)
 
 	pb_bytes(b, F_SPAN_TRACE_ID, s->trace_id, sizeof(s->trace_id));
 	pb_bytes(b, F_SPAN_SPAN_ID, s->span_id, sizeof(s->span_id));
+	if (s->trace_state[0])
+		put_utf8(b, F_SPAN_TRACE_STATE, s->trace_state, sizeof(s->trace_state));
 	if (memcmp(s->parent_id, no_parent, sizeof(no_parent)))
 		pb_bytes(b, F_SPAN_PARENT_ID, s->parent_id, sizeof(s->parent_id));
 	otlp_span_name(s, name, sizeof(name));

@@ -215,6 +215,7 @@ static void test_encode_traces(void)
 	set_addr(&s[1].remote, "::1", 9000);
 	memcpy(s[1].span_id, span_2, 8);
 	memcpy(s[1].parent_id, span_1, 8);
+	strcpy(s[0].trace_state, "congo=t61rcWkgMzE,rojo@x=00f067aa0ba902b7");
 	server_span(&s[2]);
 	strcpy(s[2].method, "PURGE");
 	strcpy(s[2].path, "/a\xff"
@@ -252,6 +253,7 @@ static void test_encode_traces(void)
 	CHECK_INT(sp->span_id.len, 8);
 	CHECK(!memcmp(sp->span_id.data, span_1, 8));
 	CHECK_INT(sp->parent_span_id.len, 0);
+	CHECK_STR(sp->trace_state, "congo=t61rcWkgMzE,rojo@x=00f067aa0ba902b7");
 	CHECK_INT(sp->flags, 1);
 	CHECK_STR(sp->name, "GET /users/*");
 	CHECK_INT(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER);
@@ -298,6 +300,7 @@ static void test_encode_traces(void)
 	CHECK_INT(sp->parent_span_id.len, 8);
 	CHECK(!memcmp(sp->parent_span_id.data, span_1, 8));
 	CHECK_STR(sp->name, "POST");
+	CHECK_STR(sp->trace_state, ""); /* none: field 3 absent */
 	CHECK_INT(sp->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
 	CHECK_INT(sp->status->code,
 		  OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);

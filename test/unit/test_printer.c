@@ -380,6 +380,23 @@ static void test_json_client(void)
 	}
 }
 
+/* "trace_state" after the ids, only when there is one. */
+static void test_json_trace_state(void)
+{
+	struct span s;
+	const char *line;
+
+	server_span(&s);
+	CHECK(!strstr(json(&s), "trace_state"));
+	strcpy(s.trace_state, "foo=1,t@v=a \"b\\");
+	line = json(&s);
+	check_valid_json(line);
+	CHECK(strstr(line, "\"traceparent\":\"00-"));
+	CHECK(strstr(line, "\",\"trace_state\":\"foo=1,t@v=a \\\"b\\\\\","));
+	if (have_python())
+		CHECK_STR(python_eval(line, "d[\"trace_state\"]"), "'foo=1,t@v=a \"b\\\\'");
+}
+
 static void test_json_escaping(void)
 {
 	struct span s;
@@ -419,6 +436,7 @@ static void test_largest_span(void)
 	memset(s.user_agent, 0xfe, sizeof(s.user_agent) - 1);
 	memset(s.service_name, 0x04, sizeof(s.service_name) - 1);
 	memset(s.language, 0x05, sizeof(s.language) - 1);
+	memset(s.trace_state, '"', sizeof(s.trace_state) - 1); /* a checked one: escapes to 2 */
 	s.start_ns = s.handler_ns = s.end_ns = s.req_body_size = s.resp_body_size = UINT64_MAX;
 	s.status = UINT16_MAX;
 	s.pid = s.tid = UINT32_MAX;
@@ -485,6 +503,7 @@ int main(void)
 	test_json_server();
 	test_json_client();
 	test_json_escaping();
+	test_json_trace_state();
 	test_largest_span();
 	test_no_space();
 	test_print();
