@@ -13,7 +13,8 @@ obi's `summary:` counts each of them in bad_traceparent.
 
 Through nginx: the client's traceparent and tracestate reach the backend as ONE traceparent of
 the same trace whose parent is nginx's CLIENT span, and the tracestate byte for byte; the spans
-are SERVER(nginx, parent = the client's) -> CLIENT(nginx) -> SERVER(backend)."""
+are SERVER(nginx, parent = the client's) -> CLIENT(nginx) -> SERVER(backend), each with that
+tracestate as its "trace_state" (nginx's CLIENT span takes its SERVER span's)."""
 import json
 import time
 
@@ -136,6 +137,11 @@ def main():
                                            "parent_span_id": ng_srv.get("span_id")}, since, p)
     h.expect_span(be_srv, "backend SERVER", {"trace_id": T,
                                              "parent_span_id": ng_cli.get("span_id")}, since, p)
+    for label, s in (("nginx SERVER", ng_srv), ("nginx CLIENT", ng_cli),
+                     ("backend SERVER", be_srv)):
+        p.eq(f"{label}: trace_state", s.get("trace_state"), TRACESTATE)
+    p.true(all("trace_state" not in s for s in direct if s.get("parent_span_id") != h.NO_PARENT),
+           "no trace_state on the direct requests (they sent none)")
     p.eq("traceparent headers the backend received", h.header_values(got, "traceparent"),
          [f"00-{T}-{ng_cli.get('span_id')}-01"])
     p.eq("tracestate headers the backend received", h.header_values(got, "tracestate"),
