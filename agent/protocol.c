@@ -226,6 +226,12 @@ struct pending *proto_queue_push(struct proto_env *env, struct proto_queue *q,
 	return p;
 }
 
+void proto_queue_free(struct proto_queue *q)
+{
+	for (struct pending *p; (p = proto_queue_pop(q)); free(p))
+		;
+}
+
 struct pending *proto_queue_pop(struct proto_queue *q)
 {
 	struct pending *p = q->first;

@@ -119,6 +119,8 @@ struct pending *proto_queue_push(struct proto_env *env, struct proto_queue *q,
 				 enum span_proto proto, unsigned max);
 /* The oldest request of q, taken off it; NULL when empty. */
 struct pending *proto_queue_pop(struct proto_queue *q);
+/* Frees every request of q, emitting nothing (a parser's discard). */
+void proto_queue_free(struct proto_queue *q);
 /* Gives p's memory back (kept for the next request while it is warm). */
 void proto_pending_free(struct proto_env *env, struct pending *p);
 

@@ -359,8 +359,7 @@ static void http1_discard(struct proto_env *env, void *state)
 {
 	struct http1_conn *h = state;
 
-	for (struct pending *p; (p = proto_queue_pop(&h->q)); free(p))
-		;
+	proto_queue_free(&h->q);
 	head_buf_free(&h->req);
 	head_buf_free(&h->resp);
 	free(h);

@@ -763,8 +763,7 @@ static void my_discard(struct proto_env *env, void *state)
 {
 	struct my_conn *p = state;
 
-	for (struct pending *u; (u = proto_queue_pop(&p->q)); free(u))
-		;
+	proto_queue_free(&p->q);
 	free(p);
 }
 

@@ -471,8 +471,7 @@ static void pg_discard(struct proto_env *env, void *state)
 {
 	struct pg_conn *p = state;
 
-	for (struct pending *u; (u = proto_queue_pop(&p->q)); free(u))
-		;
+	proto_queue_free(&p->q);
 	free(p);
 }
 

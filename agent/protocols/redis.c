@@ -233,8 +233,7 @@ static void redis_discard(struct proto_env *env, void *state)
 {
 	struct redis_conn *r = state;
 
-	for (struct pending *p; (p = proto_queue_pop(&r->q)); free(p))
-		;
+	proto_queue_free(&r->q);
 	free(r);
 }
 
