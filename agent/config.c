@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ebpf/obi.h"
 #include "settings.h"
 #include "yaml_config.h"
 
@@ -270,4 +271,33 @@ bool config_has_selector(const struct obi_config *cfg)
 {
 	return cfg->open_ports.count || cfg->n_target_pids || cfg->exe_glob[0] || cfg->n_pidns ||
 	       cfg->instrument.set;
+}
+
+struct sampling config_sampling(const struct obi_config *cfg)
+{
+	struct sampling s = SAMPLING_DEFAULT;
+
+	switch (cfg->sampler) {
+	case SAMPLER_PARENTBASED_ALWAYS_ON:
+		break;
+	case SAMPLER_ALWAYS_ON:
+		s.ignore_parent = true;
+		break;
+	case SAMPLER_PARENTBASED_ALWAYS_OFF:
+		s.root = OBI_SAMPLE_ROOT_NEVER;
+		break;
+	case SAMPLER_ALWAYS_OFF:
+		s.root = OBI_SAMPLE_ROOT_NEVER;
+		s.ignore_parent = true;
+		break;
+	case SAMPLER_PARENTBASED_TRACEIDRATIO:
+		s.root = OBI_SAMPLE_ROOT_RATIO;
+		break;
+	case SAMPLER_TRACEIDRATIO:
+		s.root = OBI_SAMPLE_ROOT_RATIO;
+		s.ignore_parent = true;
+		break;
+	}
+	s.bound = sampling_bound(cfg->sampler_ratio);
+	return s;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "config_types.h"
+#include "core/sampling.h"
 #include "settings.h"
 
 /* True when at least one process selector is configured (environment, flags or YAML). */
@@ -27,6 +28,10 @@ int config_load(struct obi_config *cfg, int argc, char **argv, char **envp, FILE
 
 /* True when spans or metrics are exported with OTLP. */
 bool config_otlp_enabled(const struct obi_config *cfg);
+
+/* OTEL_TRACES_SAMPLER and its argument as the rule that sets a new span's sampled flag (the
+ * kernel's and the parsers'). */
+struct sampling config_sampling(const struct obi_config *cfg);
 
 /* Writes usage: every flag and every environment variable with its default. */
 void config_print_help(FILE *out);

@@ -51,6 +51,11 @@ struct conn_tracker *conn_tracker_new(conn_span_fn fn, void *ctx)
 	return t;
 }
 
+void conn_tracker_set_sampling(struct conn_tracker *t, const struct sampling *s)
+{
+	t->env.sampling = *s;
+}
+
 void conn_tracker_set_clock(struct conn_tracker *t, int64_t mono_to_real_ns)
 {
 	t->env.clock_offset = mono_to_real_ns;

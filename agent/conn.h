@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ebpf/obi.h"
+#include "core/sampling.h"
 #include "core/span.h"
 #include "core/tracecontext.h"
 
@@ -36,6 +37,9 @@ struct conn_stats {
 
 struct conn_tracker *conn_tracker_new(conn_span_fn fn, void *ctx);
 void conn_tracker_free(struct conn_tracker *t);
+
+/* How the spans the parsers start get their sampled flag (the default: parentbased_always_on). */
+void conn_tracker_set_sampling(struct conn_tracker *t, const struct sampling *s);
 
 /* Offset added to the kernel's CLOCK_MONOTONIC stamps to get Unix time. */
 void conn_tracker_set_clock(struct conn_tracker *t, int64_t mono_to_real_ns);

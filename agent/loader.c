@@ -143,6 +143,10 @@ static int configure(struct obi_bpf *skel, const struct obi_config *cfg,
 	skel->rodata->self_pid = getpid();
 	skel->rodata->want_pidns = plan->n_pidns > 0;
 	skel->rodata->want_exec = plan->want_exec;
+	struct sampling s = config_sampling(cfg);
+	skel->rodata->sample_root = s.root;
+	skel->rodata->sample_ignore_parent = s.ignore_parent;
+	skel->rodata->sample_bound = s.bound;
 	return 0;
 }
 

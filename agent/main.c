@@ -133,7 +133,8 @@ static void log_summary(struct agent *a, enum log_level level)
 		"not_http=%llu orphan_responses=%llu truncated_heads=%llu pipeline_overflow=%llu "
 		"conns=%llu conns_dropped=%llu bad_traceparent=%llu conn_table_full=%llu lost_sync=%llu "
 		"injected=%llu rewritten=%llu inject_skipped=%llu inject_body_sends=%llu "
-		"inject_off_not_http=%llu inject_off_framing=%llu inject_no_state=%llu",
+		"inject_off_not_http=%llu inject_off_framing=%llu inject_no_state=%llu "
+		"inject_failed=%llu inject_undo_failed=%llu rx_overlaps_trimmed=%llu rx_overlaps_failed=%llu",
 		discovery_count(a->disc), (unsigned long long)st.spans,
 		(unsigned long long)st.spans_unanswered, (unsigned long long)a->events,
 		k[OBI_CNT_RINGBUF_FULL], (unsigned long long)st.not_http,
@@ -142,7 +143,9 @@ static void log_summary(struct agent *a, enum log_level level)
 		(unsigned long long)st.conns_dropped, (unsigned long long)st.bad_traceparent,
 		k[OBI_CNT_CONN_TABLE_FULL], (unsigned long long)st.lost_sync, k[OBI_CNT_INJECTED],
 		k[OBI_CNT_REWRITTEN], k[OBI_CNT_INJECT_SKIPPED], k[OBI_CNT_INJECT_BODY],
-		k[OBI_CNT_INJECT_OFF_PROTO], k[OBI_CNT_INJECT_OFF_FRAMING], k[OBI_CNT_INJECT_NO_STATE]);
+		k[OBI_CNT_INJECT_OFF_PROTO], k[OBI_CNT_INJECT_OFF_FRAMING], k[OBI_CNT_INJECT_NO_STATE],
+		k[OBI_CNT_INJECT_FAILED], k[OBI_CNT_INJECT_UNDO_FAILED], k[OBI_CNT_RX_OVERLAP],
+		k[OBI_CNT_RX_OVERLAP_FAILED]);
 }
 
 static int run_loop(struct agent *a)
@@ -243,6 +246,8 @@ static int start(struct agent *a)
 	a->disc = discovery_new(&a->cfg, &a->pids);
 	if (!a->conns || !a->disc)
 		return -ENOMEM;
+	struct sampling sampling = config_sampling(&a->cfg);
+	conn_tracker_set_sampling(a->conns, &sampling);
 	sync_clock(a);
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
 	if (!a->rb) {

@@ -130,16 +130,19 @@ void proto_emit(struct proto_env *env, struct span *s, bool answered)
 /* The request's own traceparent (tc), when valid, into s; new ids else. */
 static bool ids_from_header(struct proto_env *env, struct span *s, const struct proto_tc *tc)
 {
+	uint8_t flags;
+
 	rand_id(env, s->span_id, 8);
-	s->trace_flags = 1;
 	if (tc && tc->n_traceparent == 1 &&
-	    traceparent_parse(tc->traceparent, s->trace_id, s->parent_id, &s->trace_flags) == 0)
+	    traceparent_parse(tc->traceparent, s->trace_id, s->parent_id, &flags) == 0) {
+		s->trace_flags = sampling_flags(&env->sampling, s->trace_id, true, flags);
 		return true;
+	}
 	if (tc && tc->n_traceparent)
 		env->stats.bad_traceparent++;
 	memset(s->parent_id, 0, 8);
-	s->trace_flags = 1;
 	rand_id(env, s->trace_id, 16);
+	s->trace_flags = sampling_flags(&env->sampling, s->trace_id, false, 0);
 	return false;
 }
 

@@ -89,6 +89,7 @@ struct proto_env {
 	struct pending *spare;
 	unsigned n_spare;
 	struct proto_ts_slot *ts_slots;	/* recent server spans' tracestates, by span id */
+	struct sampling sampling;	/* the sampled flag of the spans user space starts */
 };
 
 void proto_env_init(struct proto_env *env, conn_span_fn fn, void *ctx);

@@ -158,13 +158,25 @@ static __always_inline void frame_request(struct msg_frame *fr, struct scratch *
 	fr->state = fr->body_left ? FRAME_BODY : FRAME_IDLE;
 }
 
+/* A hex digit, as traceparent writes them (lowercase). */
+static __always_inline bool lower_hex(__u8 c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* The planned header inserted at inj->off, after the request line: written only when the
+ * message itself still shows the request line ending there and the request's first bytes. */
 static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj)
 {
-	__u32 off = inj->off & (OBI_CAP_MAX - 1), size;
-	void *data, *data_end;
+	__u32 off = inj->off & (OBI_CAP_MAX - 1), size, at;
+	__u8 *data, *data_end, *p;
 
-	if (off != inj->off || bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0))
+	if (off != inj->off || off < 2)
 		return;
+	if (bpf_msg_push_data(msg, off, OBI_TP_HEADER_LEN, 0)) {
+		count(OBI_CNT_INJECT_FAILED);
+		return;
+	}
 	/*
 	 * One pull makes the whole message (the new bytes too) one linear element, so the header
 	 * can be written, and so the request leaves in one segment: tcp_bpf sends each scatterlist
@@ -174,29 +186,50 @@ static __always_inline void msg_insert(struct sk_msg_md *msg, struct inject *inj
 	size = msg->size;
 	if (bpf_msg_pull_data(msg, 0, size < LINEAR_MAX ? size : LINEAR_MAX, 0))
 		goto undo;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + off + OBI_TP_HEADER_LEN > data_end)
+	data = (__u8 *)(long)msg->data;
+	data_end = (__u8 *)(long)msg->data_end;
+	at = off - 2;
+	barrier_var(at);	/* one variable offset, not off with a negative constant */
+	p = data + at;		/* the request line's CR LF, then the room */
+	if (data + 4 > data_end || p + 2 + OBI_TP_HEADER_LEN > data_end)
 		goto undo;
-	__builtin_memcpy(data + off, inj->hdr, OBI_TP_HEADER_LEN);
+	if (p[0] != '\r' || p[1] != '\n' || data[0] != inj->head[0] || data[1] != inj->head[1] ||
+	    data[2] != inj->head[2] || data[3] != inj->head[3])
+		goto undo;
+	__builtin_memcpy(p + 2, inj->hdr, OBI_TP_HEADER_LEN);
 	inj->done = 2;
 	count(OBI_CNT_INJECTED);
 	return;
 undo:
-	bpf_msg_pop_data(msg, off, OBI_TP_HEADER_LEN, 0);
+	count(OBI_CNT_INJECT_FAILED);
+	if (bpf_msg_pop_data(msg, off, OBI_TP_HEADER_LEN, 0))
+		count(OBI_CNT_INJECT_UNDO_FAILED);
 }
 
+/* A forwarded traceparent of this trace gets this span as its parent (and the trace's flags):
+ * written only over a "-<16 hex>-<2 hex>" the message itself shows at inj->off - 1. */
 static __always_inline void msg_rewrite(struct sk_msg_md *msg, struct inject *inj)
 {
-	void *data, *data_end;
+	__u8 *data, *data_end;
+	__u32 off = inj->off;
 
-	if (bpf_msg_pull_data(msg, inj->off, inj->off + 16, 0))
+	if (off < 1 || bpf_msg_pull_data(msg, off - 1, off + OBI_TP_REWRITE_LEN, 0)) {
+		count(OBI_CNT_INJECT_FAILED);
 		return;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + 16 > data_end)
+	}
+	data = (__u8 *)(long)msg->data;
+	data_end = (__u8 *)(long)msg->data_end;
+	if (data + 1 + OBI_TP_REWRITE_LEN > data_end || data[0] != '-' || data[17] != '-') {
+		count(OBI_CNT_INJECT_FAILED);
 		return;
-	__builtin_memcpy(data, inj->hdr, 16);
+	}
+	for (int i = 1; i <= OBI_TP_REWRITE_LEN; i++) {
+		if (i != 17 && !lower_hex(data[i])) {
+			count(OBI_CNT_INJECT_FAILED);
+			return;
+		}
+	}
+	__builtin_memcpy(data + 1, inj->hdr, OBI_TP_REWRITE_LEN);
 	inj->done = 2;
 	count(OBI_CNT_REWRITTEN);
 }
@@ -302,7 +335,7 @@ int plan_msg(struct sk_msg_md *msg)
 	__builtin_memcpy(inj.head, sc->e.data, 4);
 	if (inj.mode == INJ_INSERT && size >= inj.off)
 		msg_insert(msg, &inj);
-	else if (inj.mode == INJ_REWRITE && size >= inj.off + 16)
+	else if (inj.mode == INJ_REWRITE && size >= inj.off + OBI_TP_REWRITE_LEN)
 		msg_rewrite(msg, &inj);
 	slot->inj = inj;
 	return SK_PASS;
@@ -332,9 +365,61 @@ int obi_sk_msg(struct sk_msg_md *msg)
 	return SK_PASS;
 }
 
-/* Received bytes pass untouched; attaching this keeps FIONREAD right on this kernel. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* Per socket in sock_hash: the sequence number after the last byte the receive path handed on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* socket cookie */
+	__type(value, __u32);
+} rx_next SEC(".maps");
+
+#define TRIM_STEP 4095	  /* the most bpf_skb_adjust_room removes at once in sk_skb */
+#define TRIM_STEPS 256	  /* ~1 MiB: more than any segment TCP queues */
+
+/*
+ * Every received segment of a socket in sock_hash passes here, in order; attaching this keeps
+ * FIONREAD right on this kernel (shared KERNEL.md). The kernel hands it whole segments: one
+ * that TCP queued although it begins with bytes already received (a retransmission overlapping
+ * what arrived, which TCP leaves for the reader to skip by sequence number) would reach the
+ * application twice. So the already-delivered head of such a segment is cut off here, and the
+ * application reads each byte once, as without obi.
+ */
 SEC("sk_skb/stream_verdict")
 int obi_stream_verdict(struct __sk_buff *skb)
 {
-	return SK_PASS;
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	__u32 seq, len = skb->len, end, over, *next;
+
+	/* TCP_SKB_CB(skb)->seq: where the segment's first byte sits in the stream */
+	if (bpf_probe_read_kernel(&seq, sizeof(seq), &((struct tcp_skb_cb *)k->cb)->seq))
+		return SK_PASS;
+	end = seq + len;
+	next = bpf_map_lookup_elem(&rx_next, &cookie);
+	if (!next) {
+		bpf_map_update_elem(&rx_next, &cookie, &end, BPF_ANY);
+		return SK_PASS;
+	}
+	over = *next - seq;
+	if ((__s32)over <= 0 || !len) {
+		*next = end;
+		return SK_PASS;
+	}
+	count(OBI_CNT_RX_OVERLAP);
+	if (over > len)
+		over = len;
+	for (int i = 0; i < TRIM_STEPS && over; i++) {
+		__u32 step = over < TRIM_STEP ? over : TRIM_STEP;
+
+		if (bpf_skb_adjust_room(skb, -(__s32)step, 0, 0))
+			break;
+		over -= step;
+	}
+	if (over)
+		count(OBI_CNT_RX_OVERLAP_FAILED);
+	if ((__s32)(end - *next) > 0)
+		*next = end;
+	return skb->len ? SK_PASS : SK_DROP;
 }

@@ -29,6 +29,10 @@ OBI_SHARED const volatile __u8 pidns_initial; /* obi runs in the initial PID nam
 OBI_SHARED const volatile __u32 self_pid;     /* obi itself, never selected */
 OBI_SHARED const volatile __u8 want_pidns;    /* a PID-namespace selector is configured */
 OBI_SHARED const volatile __u8 want_exec;     /* an executable selector is configured */
+/* OTEL_TRACES_SAMPLER, as core/sampling.h's struct sampling: how a span's sampled flag is set */
+OBI_SHARED const volatile __u8 sample_root;	     /* OBI_SAMPLE_ROOT_* */
+OBI_SHARED const volatile __u8 sample_ignore_parent; /* the sampler is not parent-based */
+OBI_SHARED const volatile __u64 sample_bound;	     /* of OBI_SAMPLE_ROOT_RATIO */
 
 OBI_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

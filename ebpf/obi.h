@@ -82,6 +82,13 @@ struct obi_trace {
 };
 _Static_assert(sizeof(struct obi_trace) == 40, "obi_trace layout");
 
+/* How the sampled flag (trace-flags bit 0) of a span without a parent is decided, for the
+ * OTEL_TRACES_SAMPLER samplers (core/sampling.h): the kernel decides it where a span starts,
+ * so what goes out on the wire and what is exported agree. */
+#define OBI_SAMPLE_ROOT_ALWAYS 0
+#define OBI_SAMPLE_ROOT_NEVER 1
+#define OBI_SAMPLE_ROOT_RATIO 2	/* the trace id's last 8 bytes (big-endian) >> 1 < bound */
+
 /* Blanks (spaces, tabs) accepted on each side of a traceparent value (TRACEPARENT_OWS_MAX in
  * user space): a bounded loop, run only over a traceparent header's own blanks. */
 #define OBI_TP_OWS_MAX 16
@@ -191,6 +198,13 @@ enum obi_counter {
 					 * not be followed (chunked, head over several sends, ...) */
 	OBI_CNT_INJECT_BODY,	/* sends passed untouched as request bodies */
 	OBI_CNT_INJECT_NO_STATE,	/* sends passed untouched: no framing state for the socket */
+	OBI_CNT_INJECT_FAILED,	/* planned headers not written: a helper failed, or the bytes
+				 * at the insertion point were not what the plan saw */
+	OBI_CNT_INJECT_UNDO_FAILED,	/* of those, sends whose inserted room could not be taken
+					 * back (they went out longer) */
+	OBI_CNT_RX_OVERLAP,	/* received segments on SOCKHASH sockets that began with bytes
+				 * already delivered, trimmed to their new bytes */
+	OBI_CNT_RX_OVERLAP_FAILED,	/* of those, segments that could not be trimmed whole */
 	OBI_CNT_MAX,
 };
 

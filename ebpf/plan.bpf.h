@@ -77,11 +77,11 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 	if (has_parent) {
 		__builtin_memcpy(inj->t.trace_id, tc.trace_id, 16);
 		__builtin_memcpy(inj->t.parent_id, tc.span_id, 8);
-		inj->t.flags = tc.flags;
+		inj->t.flags = span_flags(tc.trace_id, true, tc.flags);
 		inj->t.state = OBI_TP_IDS | OBI_TP_LOCAL;
 	} else {
 		random_id(inj->t.trace_id, 4);
-		inj->t.flags = 1;
+		inj->t.flags = span_flags(inj->t.trace_id, false, 0);
 		inj->t.state = OBI_TP_IDS;
 	}
 	if (tp_ok) {
@@ -92,12 +92,15 @@ static __always_inline void plan_client_request(__u64 id, const __u8 *b, __u32 n
 			inj->mode = INJ_REWRITE;
 			inj->off = at + 36;
 			put_hex(inj->hdr, inj->t.span_id, 8);
+			inj->hdr[16] = '-';
+			inj->hdr[17] = hex_digit(inj->t.flags >> 4);
+			inj->hdr[18] = hex_digit(inj->t.flags & 15);
 			inj->t.state |= OBI_TP_REWRITE;
 		} else {
 			/* the application's own context: follow it, leave the bytes alone */
 			__builtin_memcpy(inj->t.trace_id, theirs.trace_id, 16);
 			__builtin_memcpy(inj->t.parent_id, theirs.parent_id, 8);
-			inj->t.flags = theirs.flags;
+			inj->t.flags = span_flags(theirs.trace_id, true, theirs.flags);
 			inj->t.state = OBI_TP_IDS | OBI_TP_FOREIGN;
 		}
 	} else if (!wire) {

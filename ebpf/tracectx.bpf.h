@@ -192,11 +192,14 @@ OBI_SHARED struct {
 enum inject_mode {
 	INJ_NONE = 0,
 	INJ_INSERT = 1,	 /* insert hdr[0..OBI_TP_HEADER_LEN) at off */
-	INJ_REWRITE = 2, /* overwrite 16 hex digits at off with hdr[0..16) */
+	INJ_REWRITE = 2, /* overwrite the parent id and flags at off with hdr[0..19) */
 };
 
 /* What the sk_msg program of a send decided for the request the send starts, for the
  * syscall's exit to report. */
+/* A forwarded traceparent's "<16 hex parent id>-<2 hex flags>", rewritten in place */
+#define OBI_TP_REWRITE_LEN 19
+
 struct inject {
 	struct obi_trace t;
 	__u64 enter_ns; /* when sk_msg saw the request: the client span's start */
@@ -621,6 +624,28 @@ static __always_inline void remember_server(__u64 id, __u64 sk, __u32 slot, __u3
 	}
 }
 
+/* The trace flags of a span starting here in trace trace_id, with its parent's flags when it
+ * has a parent: core/sampling.c's sampling_flags(), in the kernel, so the flag obi sends on is
+ * the one its exporter decides by. */
+static __always_inline __u8 span_flags(const __u8 *trace_id, bool has_parent, __u8 parent_flags)
+{
+	__u64 x = 0;
+	__u8 keep;
+
+	if (has_parent && !sample_ignore_parent)
+		return parent_flags;
+	if (sample_root == OBI_SAMPLE_ROOT_NEVER) {
+		keep = 0;
+	} else if (sample_root == OBI_SAMPLE_ROOT_RATIO) {
+		for (int i = 8; i < 16; i++)
+			x = x << 8 | trace_id[i];
+		keep = (x >> 1) < sample_bound;
+	} else {
+		keep = 1;
+	}
+	return (has_parent ? parent_flags & ~1 : 0) | keep;
+}
+
 /* A server request was read on `sk` (whose conn_slots entry names this thread as the reader): its
  * span continues the caller's trace or starts one. */
 static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const __u8 *b, __u32 n,
@@ -636,12 +661,12 @@ static __always_inline void server_request(__u64 id, __u64 sk, __u32 slot, const
 	if (s.tp_count == 1 && traceparent_in_head(s.tp_val, n, &theirs)) {
 		__builtin_memcpy(t->trace_id, theirs.trace_id, 16);
 		__builtin_memcpy(t->parent_id, theirs.parent_id, 8);
-		t->flags = theirs.flags;
+		t->flags = span_flags(theirs.trace_id, true, theirs.flags);
 		t->state = OBI_TP_IDS | OBI_TP_REMOTE;
 	} else {
 		__builtin_memset(t, 0, sizeof(*t));
 		random_id(t->trace_id, 4);
-		t->flags = 1;
+		t->flags = span_flags(t->trace_id, false, 0);
 		t->state = OBI_TP_IDS | (s.tp_count ? OBI_TP_BAD : 0);
 	}
 	random_id(t->span_id, 2);

@@ -4,22 +4,13 @@
 
 #include <string.h>
 
+#include "core/sampling.h"
+
 static const uint8_t no_parent[8];
 
 bool otlp_sampler_ratio_keep(double ratio, const uint8_t trace_id[16])
 {
-	uint64_t x = 0, bound;
-	int i;
-
-	if (ratio >= 1.0)
-		return true;
-	if (!(ratio > 0.0))
-		return false;
-	for (i = 8; i < 16; i++)
-		x = x << 8 | trace_id[i];
-	/* 63 bits keep the product exact enough in a double and below 2^64 */
-	bound = (uint64_t)(ratio * 9223372036854775808.0);
-	return (x >> 1) < bound;
+	return sampling_ratio_keep(sampling_bound(ratio), trace_id);
 }
 
 bool otlp_sampler_keep(enum otlp_sampler kind, double ratio, const struct span *s)

@@ -341,6 +341,61 @@ static void test_help(void)
 	free(text);
 }
 
+/* OTEL_TRACES_SAMPLER as the rule for a new span's sampled flag (the kernel's too). */
+static void test_sampling(void)
+{
+	uint8_t id[16] = { 0 };
+	struct sampling sm;
+
+	/* the default, parentbased_always_on: roots sampled, a parent's flag followed */
+	CHECK_INT(load(NO_ARGS, NO_ENV), 0);
+	sm = config_sampling(&cfg);
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 1);
+	CHECK_INT(sampling_flags(&sm, id, true, 0), 0);
+	CHECK_INT(sampling_flags(&sm, id, true, 0x03), 0x03);
+
+	/* parentbased_traceidratio 0.5: roots by the trace id's last 8 bytes >> 1 < 2^62 */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+				    "OTEL_TRACES_SAMPLER_ARG=0.5")), 0);
+	sm = config_sampling(&cfg);
+	memset(id + 8, 0x7f, 8); /* >> 1 is below 2^62 */
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 1);
+	id[8] = 0x80; /* >> 1 is 2^62 and more */
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 0);
+	CHECK_INT(sampling_flags(&sm, id, true, 1), 1); /* the parent decides */
+	memset(id, 0xff, 8); /* the high half never matters */
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 0);
+
+	/* ratio 0: nothing starts sampled; a sampled parent is still followed */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+				    "OTEL_TRACES_SAMPLER_ARG=0")), 0);
+	sm = config_sampling(&cfg);
+	memset(id, 0, sizeof(id));
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 0);
+	CHECK_INT(sampling_flags(&sm, id, true, 1), 1);
+
+	/* not parent-based: traceidratio 1 samples an unsampled parent's child, keeping its
+	 * other flag bits; always_off samples nothing */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_TRACES_SAMPLER=traceidratio",
+				    "OTEL_TRACES_SAMPLER_ARG=1")), 0);
+	sm = config_sampling(&cfg);
+	memset(id, 0xff, sizeof(id));
+	CHECK_INT(sampling_flags(&sm, id, true, 0x02), 0x03);
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_TRACES_SAMPLER=always_off")), 0);
+	sm = config_sampling(&cfg);
+	CHECK_INT(sampling_flags(&sm, id, true, 0x01), 0);
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 0);
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_TRACES_SAMPLER=parentbased_always_off")), 0);
+	sm = config_sampling(&cfg);
+	CHECK_INT(sampling_flags(&sm, id, false, 0), 0);
+	CHECK_INT(sampling_flags(&sm, id, true, 1), 1);
+
+	/* the bound: 1 keeps every id, 0 none */
+	CHECK(sampling_bound(1.0) == UINT64_C(1) << 63);
+	CHECK(sampling_bound(0.0) == 0);
+	CHECK(sampling_ratio_keep(sampling_bound(1.0), id));
+}
+
 int main(void)
 {
 	test_parse_ports();
@@ -354,5 +409,6 @@ int main(void)
 	test_limits();
 	test_bad_args();
 	test_help();
+	test_sampling();
 	return check_done("test_config");
 }
