@@ -24,6 +24,9 @@ packages=(
 	postgresql-15 python3-psycopg2 mariadb-server python3-pymysql libmariadb-dev
 	# test_prometheus: a real Prometheus scraping obi's endpoint
 	prometheus
+	# test_rx_overlap: keeps the kernel from resetting the connection the test's raw-socket
+	# peer answers
+	nftables
 )
 
 missing=()
