@@ -25,6 +25,7 @@
 #define POLL_MS 20			/* ring buffer wake-ups are batched: poll this often */
 #define SWEEP_NS 1000000000ULL		/* look for idle connections once a second */
 #define IDLE_NS (300 * 1000000000ULL)	/* a connection silent this long is forgotten */
+#define COUNTERS_NS (30 * 1000000000ULL)	/* the summary's counters at debug level, this often */
 
 extern char **environ;
 
@@ -121,7 +122,8 @@ bad:
 	return 0;
 }
 
-static void log_summary(struct agent *a, enum log_level level)
+/* The counters; "summary" at exit, "counters so far" every COUNTERS_NS at debug level. */
+static void log_summary(struct agent *a, enum log_level level, const char *what)
 {
 	unsigned long long k[OBI_CNT_MAX] = {};
 	struct conn_stats st;
@@ -129,13 +131,13 @@ static void log_summary(struct agent *a, enum log_level level)
 	conn_tracker_stats(a->conns, &st);
 	loader_read_counters(a->skel, k);
 	log_msg(level,
-		"summary: processes=%u spans=%llu unanswered=%llu events=%llu lost_events=%llu "
+		"%s: processes=%u spans=%llu unanswered=%llu events=%llu lost_events=%llu "
 		"not_http=%llu orphan_responses=%llu truncated_heads=%llu pipeline_overflow=%llu "
 		"conns=%llu conns_dropped=%llu bad_traceparent=%llu conn_table_full=%llu lost_sync=%llu "
 		"injected=%llu rewritten=%llu inject_skipped=%llu inject_body_sends=%llu "
 		"inject_off_not_http=%llu inject_off_framing=%llu inject_no_state=%llu "
 		"inject_failed=%llu inject_undo_failed=%llu rx_overlaps_trimmed=%llu rx_overlaps_failed=%llu",
-		discovery_count(a->disc), (unsigned long long)st.spans,
+		what, discovery_count(a->disc), (unsigned long long)st.spans,
 		(unsigned long long)st.spans_unanswered, (unsigned long long)a->events,
 		k[OBI_CNT_RINGBUF_FULL], (unsigned long long)st.not_http,
 		(unsigned long long)st.orphan_responses, (unsigned long long)st.truncated_heads,
@@ -151,6 +153,7 @@ static void log_summary(struct agent *a, enum log_level level)
 static int run_loop(struct agent *a)
 {
 	uint64_t next_sweep = clock_ns(CLOCK_MONOTONIC) + SWEEP_NS;
+	uint64_t next_counters = next_sweep - SWEEP_NS + COUNTERS_NS;
 	int err = 0;
 
 	while (!stop_signal) {
@@ -172,6 +175,10 @@ static int run_loop(struct agent *a)
 			conn_tracker_sweep(a->conns, now, IDLE_NS);
 			discovery_sweep(a->disc);
 			next_sweep = now + SWEEP_NS;
+			if (now >= next_counters && log_get_level() == LOG_DEBUG) {
+				log_summary(a, LOG_DEBUG, "counters so far");
+				next_counters = now + COUNTERS_NS;
+			}
 		}
 	}
 	ring_buffer__consume(a->rb);
@@ -277,7 +284,7 @@ static void stop(struct agent *a)
 	if (a->demo_on)
 		demo_stop(&a->demo);
 	if (a->skel && a->conns && a->disc)
-		log_summary(a, LOG_INFO);
+		log_summary(a, LOG_INFO, "summary");
 	otlp_prom_server_stop(a->prom);
 	otlp_exporter_stop(a->otlp);	/* flushes, bounded by OTEL_EXPORTER_OTLP_TIMEOUT */
 	ring_buffer__free(a->rb);
