@@ -27,6 +27,68 @@ struct {
 	__type(value, __u8);
 } connecting SEC(".maps");
 
+/* A server a selected process talks to: address (IPv4 in the first 4 bytes) and port. */
+struct peer {
+	__u32 addr[4];
+	__u16 port; /* network order */
+	__u16 family;
+};
+
+/*
+ * Servers whose connections began with something other than an HTTP/1 request (a database,
+ * TLS, HTTP/2): the next connections to them stay out of sock_hash, so neither their sends
+ * nor their receive path meet obi's socket programs. Each entry is trusted for PEER_TTL_NS,
+ * then the next connection is looked at again.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct peer);
+	__type(value, __u64); /* when it was seen: bpf_ktime_get_ns() */
+} not_http_peers SEC(".maps");
+
+#define PEER_TTL_NS (600ULL * 1000000000ULL)
+
+/* sock_ops and sk_msg hold the remote port in network order in the upper 16 bits on
+ * little-endian hosts (the kernel shifts it by 16); accept either layout */
+static __always_inline __u16 port_of(__u32 remote_port)
+{
+	return remote_port > 0xffff ? remote_port >> 16 : remote_port;
+}
+
+static __always_inline bool peer_not_http(struct bpf_sock_ops *skops)
+{
+	struct peer k = {.family = skops->family, .port = port_of(skops->remote_port)};
+	__u64 *seen;
+
+	if (k.family == AF_INET) {
+		k.addr[0] = skops->remote_ip4;
+	} else {
+		k.addr[0] = skops->remote_ip6[0];
+		k.addr[1] = skops->remote_ip6[1];
+		k.addr[2] = skops->remote_ip6[2];
+		k.addr[3] = skops->remote_ip6[3];
+	}
+	seen = bpf_map_lookup_elem(&not_http_peers, &k);
+	return seen && bpf_ktime_get_ns() - *seen < PEER_TTL_NS;
+}
+
+static __always_inline void remember_not_http(struct sk_msg_md *msg)
+{
+	struct peer k = {.family = msg->family, .port = port_of(msg->remote_port)};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (k.family == AF_INET) {
+		k.addr[0] = msg->remote_ip4;
+	} else {
+		k.addr[0] = msg->remote_ip6[0];
+		k.addr[1] = msg->remote_ip6[1];
+		k.addr[2] = msg->remote_ip6[2];
+		k.addr[3] = msg->remote_ip6[3];
+	}
+	bpf_map_update_elem(&not_http_peers, &k, &now, BPF_ANY);
+}
+
 SEC("sockops")
 int obi_sockops(struct bpf_sock_ops *skops)
 {
@@ -40,6 +102,10 @@ int obi_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		if (!current_selected(&tgid, &tid) || !inject_for(tgid))
 			return 1;
+		if (peer_not_http(skops)) {
+			count(OBI_CNT_INJECT_PEER_NOT_HTTP);
+			return 1;
+		}
 		cookie = bpf_get_socket_cookie(skops);
 		bpf_map_update_elem(&connecting, &cookie, &one, BPF_ANY);
 		break;
@@ -71,7 +137,8 @@ enum frame_state {
 struct msg_frame {
 	__u64 body_left;
 	__u8 state;
-	__u8 _pad[7];
+	__u8 sent; /* a send was seen: the next is not the connection's first */
+	__u8 _pad[6];
 };
 
 struct {
@@ -275,6 +342,7 @@ int plan_msg(struct sk_msg_md *msg)
 	struct msg_frame *fr;
 	struct scratch *sc;
 	struct bpf_sock *sk;
+	bool first;
 
 	if (!inject_on || !current_selected(&tgid, &tid) || !inject_for(tgid))
 		return SK_PASS;
@@ -286,17 +354,15 @@ int plan_msg(struct sk_msg_md *msg)
 		count(OBI_CNT_INJECT_NO_STATE);
 		return SK_PASS;
 	}
+	first = !fr->sent;
+	fr->sent = 1;
 	if (fr->state == FRAME_OFF)
 		return SK_PASS;
 	if (fr->state == FRAME_BODY) {
 		frame_body(fr, size);
 		return SK_PASS;
 	}
-	/* sk_msg_md's remote_port holds the network-order port in its upper half on little-endian
-	 * hosts (the kernel shifts it by 16); accept either layout */
-	rport = msg->remote_port;
-	if (rport > 0xffff)
-		rport >>= 16;
+	rport = port_of(msg->remote_port);
 	planned = inject_find(id);
 	if (planned && planned->lport == msg->local_port && planned->rport == rport) {
 		/* a later part of a planned call that its request did not frame: more requests */
@@ -308,8 +374,11 @@ int plan_msg(struct sk_msg_md *msg)
 		return SK_PASS;
 	n = request_head(msg, sc->e.data);
 	if (!n) {
-		/* a send at a request boundary that is no request: not HTTP/1, or lost */
+		/* a send at a request boundary that is no request: not HTTP/1, or lost; the server
+		 * is not asked again for a while */
 		frame_off(fr, OBI_CNT_INJECT_OFF_PROTO);
+		if (first)
+			remember_not_http(msg);
 		return SK_PASS;
 	}
 	/* the slot first: a header goes out only with a plan the exit will find */

@@ -205,6 +205,8 @@ enum obi_counter {
 	OBI_CNT_RX_OVERLAP,	/* received segments on SOCKHASH sockets that began with bytes
 				 * already delivered, trimmed to their new bytes */
 	OBI_CNT_RX_OVERLAP_FAILED,	/* of those, segments that could not be trimmed whole */
+	OBI_CNT_INJECT_PEER_NOT_HTTP,	/* connections kept out of sock_hash: their server's
+					 * last connection began with something else than HTTP/1 */
 	OBI_CNT_MAX,
 };
 

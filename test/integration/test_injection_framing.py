@@ -16,7 +16,11 @@ headers it got:
       traceparent) and counted;
   (c) a connection whose first bytes are not a request (a redis-like PING, then an HTTP GET
       on it): never touched, counted;
-exit summary: injected, inject_body_sends, inject_off_framing, inject_off_not_http.
+  (d) the next connection to that server (whose last connection began with something else)
+      stays out of obi's SOCKHASH altogether (checked with bpftool, beside a connection (a)
+      that is in it): its GET goes out untouched, counted;
+exit summary: injected, inject_body_sends, inject_off_framing, inject_off_not_http,
+inject_peer_not_http.
 Without the framing (obi before this test), (a)'s bodies arrived altered in every try."""
 import hashlib
 import json
@@ -59,8 +63,8 @@ def main():
     want_sha = hashlib.sha256(body(SIZE)).hexdigest()
 
     # (a) bodies that look like requests, in sends of their own
-    ok, r = w.cmd(f"connect a {port} 1")
-    h.check(ok, f"connect a: {r}")
+    ok, a = w.cmd(f"connect a {port} 1")
+    h.check(ok, f"connect a: {a}")
     for i in range(N):
         got = request(w, "a", "body-request", f"/post/{i}", SIZE)
         echo = echo_of(got, f"(a) POST {i}")
@@ -91,6 +95,16 @@ def main():
     h.check(ok, f"connect c: {r}")
     ok, r = w.cmd("raw c " + b"*1\r\n$4\r\nPING\r\n".hex())
     h.check(ok and r["received"] > 0, f"raw PING to the backend: {r}")
+
+    # (d) the next connection to that server: kept out of sock_hash
+    ok, d = w.cmd(f"connect d {port} 1")
+    h.check(ok, f"connect d: {d}")
+    in_map = h.sockhash_cookies(obi)
+    p.eq("(a) connection in obi's sock_hash, (d) connection not",
+         (a["cookie"] in in_map, d["cookie"] in in_map), (True, False))
+    got = request(w, "d", "one", "/headers/d", 0)
+    p.eq("(d) GET: status and traceparent headers at the backend",
+         (got["status"], len(h.header_values(echo_of(got, "(d) GET"), "traceparent"))), (200, 0))
     p.raise_if_any("framing")
     obi.stop(expect_code=0)
     s = obi.summary()
@@ -102,6 +116,7 @@ def main():
            f"summary inject_body_sends: at least {N} (the bodies), got {s}")
     p.eq("summary inject_off_framing (the chunked body)", s.get("inject_off_framing"), 1)
     p.eq("summary inject_off_not_http (the PING)", s.get("inject_off_not_http"), 1)
+    p.eq("summary inject_peer_not_http (connection d)", s.get("inject_peer_not_http"), 1)
     p.raise_if_any(f"obi's exit summary {s}")
     backend.kill()
 

@@ -4,7 +4,8 @@
 injection tests). Prints "READY pid=<pid>", then runs one command per stdin line and answers
 each with "RESULT <json>" or "ERROR <json>":
 
-  connect <name> <port> <nodelay 0|1>     keep-alive connection to 127.0.0.1:<port>
+  connect <name> <port> <nodelay 0|1>     keep-alive connection to 127.0.0.1:<port>;
+        RESULT {"local_port", "cookie" (SO_COOKIE)}
   request <name> <mode> <path> <pad> <body>
         one request; <pad> headers X-Pad-NN of 100 bytes each, a <body>-byte body (blob(n) of
         echo_backend.py, Content-Length) when > 0. <mode> says how it is written:
@@ -99,7 +100,9 @@ def main():
                 s = socket.create_connection(("127.0.0.1", port), timeout=20)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
                 conns[name] = (s, bytearray(), port)
-                out = {"local_port": s.getsockname()[1]}
+                out = {"local_port": s.getsockname()[1],
+                       "cookie": int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 57, 8),
+                                                sys.byteorder)}   # SO_COOKIE
             elif cmd[0] == "request":
                 name, mode, path, pad, size = cmd[1], cmd[2], cmd[3], int(cmd[4]), int(cmd[5])
                 s, buf, port = conns[name]
