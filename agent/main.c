@@ -214,7 +214,8 @@ static void start_injection(struct agent *a)
 		return;
 	}
 	loader_injection_scope(a->skel, 0);
-	log_info("traceparent propagation on: start-up self-test passed (injection intact, "
+	log_info("traceparent propagation on: start-up self-test passed (injection intact with "
+		 "write, writev, sendfile bodies and Nagle on and off, another protocol untouched, "
 		 "FIONREAD and epoll right, 8 MiB responses and keep-alive complete)");
 }
 

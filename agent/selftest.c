@@ -22,16 +22,22 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ebpf/obi.h"
+#include "selftest_tcp.h"
 
 #define BIG_BODY (1 << 20)		/* request body, bytes */
 #define BIG_RESPONSE (8 << 20)		/* response body, bytes */
 #define KEEPALIVE_REQUESTS 50
+#define NAGLE_REQUESTS 20
+#define SENDFILE_BODY (256 << 10)	/* request body sent with sendfile, bytes */
 #define WAIT_MS 3000			/* any single wait longer than this is a stall */
 #define CHILD_TIMEOUT_S 20
 
@@ -46,6 +52,11 @@ static const char *const failures[] = {
 	[7] = "a large response did not arrive whole",
 	[8] = "a keep-alive exchange failed",
 	[9] = "the child timed out",
+	[10] = "a request written with writev did not arrive with exactly one traceparent added",
+	[11] = "a request whose body went out with sendfile did not arrive with exactly one "
+	       "traceparent added",
+	[12] = "a connection speaking another protocol did not arrive unchanged",
+	[13] = "with Nagle's algorithm on, a request did not arrive with its header in one segment",
 };
 
 static uint8_t pattern(size_t i)
@@ -234,6 +245,111 @@ static int responses(int cli, int srv, size_t body, int count, int fail)
 	return rc;
 }
 
+/* A request written with writev in three pieces (line, header, blank line). */
+static int check_writev(int cli, int srv, char *got)
+{
+	static char line[] = "GET /obi-selftest-writev HTTP/1.1\r\n", host[] = "Host: selftest\r\n",
+		    end[] = "\r\n";
+	struct iovec iov[] = { { line, sizeof(line) - 1 }, { host, sizeof(host) - 1 }, { end, 2 } };
+	char sent[128];
+	size_t len = (size_t)snprintf(sent, sizeof(sent), "%s%s%s", line, host, end);
+	ssize_t n;
+
+	if (writev(cli, iov, 3) != (ssize_t)len)
+		return 10;
+	n = read_request(srv, got, len + OBI_TP_HEADER_LEN + 1, len + OBI_TP_HEADER_LEN);
+	return n < 0 || compare_request(sent, len, got, (size_t)n) ? 10 : 0;
+}
+
+/* A POST whose head is written and whose body goes out with sendfile from a file. */
+static int check_sendfile(int cli, int srv, char *sent, char *got)
+{
+	int head = sprintf(sent, "POST /obi-selftest-sendfile HTTP/1.1\r\nHost: selftest\r\n"
+				 "Content-Length: %d\r\n\r\n", SENDFILE_BODY);
+	size_t len = (size_t)head + SENDFILE_BODY;
+	int fd = memfd_create("obi-selftest", MFD_CLOEXEC), rc = 0;
+	off_t off = 0;
+	ssize_t n;
+
+	for (size_t i = 0; i < SENDFILE_BODY; i++)
+		sent[head + i] = (char)pattern(i);
+	if (fd < 0 || write_all(fd, sent + head, SENDFILE_BODY) || write_all(cli, sent, head))
+		rc = 11;
+	while (!rc && off < SENDFILE_BODY) {
+		if (sendfile(cli, fd, &off, SENDFILE_BODY - (size_t)off) <= 0)
+			rc = 11;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		return rc;
+	n = read_request(srv, got, len + OBI_TP_HEADER_LEN + 1, len + OBI_TP_HEADER_LEN);
+	return n < 0 || compare_request(sent, len, got, (size_t)n) ? 11 : 0;
+}
+
+/*
+ * Keep-alive requests on a connection with Nagle's algorithm on (no TCP_NODELAY): each must
+ * leave in one segment with its header, or the second part would wait for the delayed ACK of
+ * the first (40 ms a request). The server's count of data segments received says so.
+ */
+static int check_nagle(int cli, int srv, char *got)
+{
+	static const char req[] = "GET /obi-selftest-nagle HTTP/1.1\r\nHost: selftest\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const size_t len = sizeof(req) - 1, rlen = sizeof(resp) - 1;
+	uint32_t before, after;
+
+	if (selftest_data_segs_in(srv, &before))
+		return 13;
+	for (int i = 0; i < NAGLE_REQUESTS; i++) {
+		ssize_t n;
+
+		if (write_all(cli, req, len))
+			return 13;
+		n = read_request(srv, got, len + OBI_TP_HEADER_LEN + 1, len + OBI_TP_HEADER_LEN);
+		if (n < 0 || compare_request(req, len, got, (size_t)n) || write_all(srv, resp, rlen) ||
+		    read_request(cli, got, rlen + 1, rlen) != (ssize_t)rlen)
+			return 13;
+	}
+	if (selftest_data_segs_in(srv, &after) || after - before != NAGLE_REQUESTS)
+		return 13;
+	return 0;
+}
+
+/* A connection whose first bytes are another protocol's (a Redis PING), then bytes that look
+ * like an HTTP request: everything arrives as sent. */
+static int check_other_protocol(int cli, int srv, char *got)
+{
+	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+	static const char get[] = "GET /obi-selftest HTTP/1.1\r\nHost: selftest\r\n\r\n";
+	ssize_t n;
+
+	if (write_all(cli, ping, sizeof(ping) - 1) ||
+	    read_request(srv, got, sizeof(ping), sizeof(ping) - 1) != (ssize_t)sizeof(ping) - 1 ||
+	    memcmp(got, ping, sizeof(ping) - 1) || write_all(cli, get, sizeof(get) - 1))
+		return 12;
+	n = read_request(srv, got, sizeof(get) + OBI_TP_HEADER_LEN, sizeof(get) - 1);
+	return n == (ssize_t)sizeof(get) - 1 && !memcmp(got, get, sizeof(get) - 1) ? 0 : 12;
+}
+
+/* One more loopback connection to the listener lst at a, with Nagle's algorithm on or off. */
+static int connect_pair(int lst, const struct sockaddr_in *a, bool nodelay, int *cli, int *srv)
+{
+	int one = 1;
+
+	*cli = socket(AF_INET, SOCK_STREAM, 0);
+	if (*cli < 0 || connect(*cli, (const struct sockaddr *)a, sizeof(*a)))
+		return 1;
+	*srv = accept(lst, NULL, NULL);
+	if (*srv < 0)
+		return 1;
+	if (nodelay) {
+		setsockopt(*cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(*srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	return 0;
+}
+
 static int child_main(int go_fd)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -259,9 +375,19 @@ static int child_main(int go_fd)
 	if (!rc)
 		rc = check_post(cli, srv, sent, got, true);
 	if (!rc)
+		rc = check_writev(cli, srv, got);
+	if (!rc)
+		rc = check_sendfile(cli, srv, sent, got);
+	if (!rc)
 		rc = responses(cli, srv, BIG_RESPONSE, 2, 7);
 	if (!rc)
 		rc = responses(cli, srv, 100, KEEPALIVE_REQUESTS, 8);
+	if (!rc)
+		rc = connect_pair(lst, &a, false, &cli, &srv) ?: check_nagle(cli, srv, got);
+	/* last: its server is then known not to speak HTTP, and later connections to it stay
+	 * out of sock_hash */
+	if (!rc)
+		rc = connect_pair(lst, &a, true, &cli, &srv) ?: check_other_protocol(cli, srv, got);
 	return rc;
 }
 
