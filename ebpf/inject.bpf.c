@@ -168,37 +168,6 @@ static __always_inline void frame_body(struct msg_frame *fr, __u32 size)
 		fr->state = FRAME_IDLE;
 }
 
-/* Content-Length's value at b[at]: decimal digits after optional blanks, ended by CR, LF or a
- * blank. False when it is not one. */
-static __always_inline bool content_length(const __u8 *b, __s32 at, __u32 n, __u64 *len)
-{
-	__u64 v = 0;
-	bool digits = false;
-
-	for (__u32 i = 0; i < 24; i++) {
-		__u32 p = (__u32)at + i;
-		__u8 c;
-
-		if (p >= n || p >= OBI_CAP_MAX)
-			return false;
-		barrier_var(p);	/* index b by p itself, masked: a bound the verifier sees */
-		c = b[p & (OBI_CAP_MAX - 1)];
-		if (c == ' ' || c == '\t') {
-			if (digits)
-				break;
-			continue;
-		}
-		if (c == '\r' || c == '\n')
-			break;
-		if (c < '0' || c > '9' || v > 0xffffffffffffULL)
-			return false;
-		v = v * 10 + (c - '0');
-		digits = true;
-	}
-	*len = v;
-	return digits;
-}
-
 /* The framing of the request that starts this send, from the scan of its head (sc->scan):
  * where its body ends, counted from the send's `size` bytes. */
 static __always_inline void frame_request(struct msg_frame *fr, struct scratch *sc, __u32 n,

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "obi.h"
+#include "head.bpf.h"
 
 /*
  * A map or setting more than one unit uses is written once, in a header: data.bpf.c defines it
@@ -109,18 +110,6 @@ OBI_SHARED struct {
 	__uint(max_entries, 4 << 20);
 } events OBI_MAP;
 
-/* Per-CPU room to assemble a data event before it is copied to the ring buffer; the slack
- * lets head scans read a few bytes past the data without a bounds check per byte. */
-struct head_scan {
-	__s32 line_end; /* index of the '\n' ending the request line, -1 if none */
-	__s32 head_end; /* index just past the empty line ending the head, -1 if unseen */
-	__s32 tp_val;	/* index just past "traceparent:", -1 if none */
-	__u32 tp_count; /* traceparent headers seen */
-	__s32 cl_val;	/* index just past "content-length:", -1 if none */
-	__u16 cl_count; /* Content-Length headers seen */
-	__u16 te_count; /* Transfer-Encoding headers seen */
-};
-
 /* What a program hands to the program it tail-calls (see `tails` in data.bpf.h). */
 struct handoff {
 	__u64 id;   /* bpf_get_current_pid_tgid() */
@@ -137,6 +126,8 @@ struct user_iov {
 	__u64 len;
 };
 
+/* Per-CPU room to assemble a data event before it is copied to the ring buffer; the slack
+ * lets head scans read a few bytes past the data without a bounds check per byte. */
 struct scratch {
 	struct obi_data_event e;
 	/* also room for a capture read in two parts: OBI_CAP_CONT bytes, then up to
