@@ -405,16 +405,35 @@ int obi_sk_msg(struct sk_msg_md *msg)
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
-/* Per socket in sock_hash: the sequence number after the last byte the receive path handed on. */
+/* Per socket in sock_hash: the sequence number after the last byte the receive path handed on.
+ * sk_skb programs cannot use socket storage, so by cookie; a socket whose entry was evicted
+ * (over 16,384 receiving at once) starts again from its next segment. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, __u64); /* socket cookie */
 	__type(value, __u32);
 } rx_next SEC(".maps");
 
 #define TRIM_STEP 4095	  /* the most bpf_skb_adjust_room removes at once in sk_skb */
 #define TRIM_STEPS 256	  /* ~1 MiB: more than any segment TCP queues */
+
+struct trim {
+	struct __sk_buff *skb;
+	__u32 left; /* bytes still to cut off the segment's head */
+};
+
+/* One cut, as a bpf_loop callback: the verifier checks it once, not once per step. */
+static long trim_step(__u32 i, void *arg)
+{
+	struct trim *t = arg;
+	__u32 step = t->left < TRIM_STEP ? t->left : TRIM_STEP;
+
+	if (!step || bpf_skb_adjust_room(t->skb, -(__s32)step, 0, 0))
+		return 1;
+	t->left -= step;
+	return 0;
+}
 
 /*
  * Every received segment of a socket in sock_hash passes here, in order; attaching this keeps
@@ -448,14 +467,10 @@ int obi_stream_verdict(struct __sk_buff *skb)
 	count(OBI_CNT_RX_OVERLAP);
 	if (over > len)
 		over = len;
-	for (int i = 0; i < TRIM_STEPS && over; i++) {
-		__u32 step = over < TRIM_STEP ? over : TRIM_STEP;
+	struct trim t = {.skb = skb, .left = over};
 
-		if (bpf_skb_adjust_room(skb, -(__s32)step, 0, 0))
-			break;
-		over -= step;
-	}
-	if (over)
+	bpf_loop(TRIM_STEPS, trim_step, &t, 0);
+	if (t.left)
 		count(OBI_CNT_RX_OVERLAP_FAILED);
 	if ((__s32)(end - *next) > 0)
 		*next = end;
