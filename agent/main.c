@@ -75,6 +75,7 @@ static void on_span(struct span *s, void *ctx)
 	pi = discovery_proc(a->disc, s->pid);
 	str_copy(s->service_name, sizeof(s->service_name), pi->service_name);
 	str_copy(s->language, sizeof(s->language), pi->language);
+	str_copy(s->container_id, sizeof(s->container_id), pi->container_id);
 	printer_print(a->cfg.trace_printer, s, stdout);
 	otlp_exporter_on_span(a->otlp, s, pi);
 }

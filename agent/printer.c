@@ -40,14 +40,18 @@
 	      FIELD_LEN(user_agent) + FIELD_LEN(service_name) + FIELD_LEN(language)))
 #define PRINTER_LINE_MAX 8192
 #define JSON_TRACE_STATE_MAX (2 * FIELD_LEN(trace_state) + sizeof(",\"trace_state\":\"\""))
-_Static_assert(JSON_FIXED_MAX + JSON_STRINGS_MAX + JSON_TRACE_STATE_MAX <= PRINTER_LINE_MAX,
+/* a container id is 64 hex digits: nothing to escape */
+#define JSON_CONTAINER_MAX (FIELD_LEN(container_id) + sizeof(",\"container.id\":\"\""))
+_Static_assert(JSON_FIXED_MAX + JSON_STRINGS_MAX + JSON_TRACE_STATE_MAX + JSON_CONTAINER_MAX <=
+		   PRINTER_LINE_MAX,
 	       "printer line too small");
 /* and a database span's strings, in the same union */
 #define JSON_DB_STRINGS_MAX                                                                  \
 	(6 * (FIELD_LEN(db_operation) + FIELD_LEN(db_collection) + FIELD_LEN(db_namespace) +    \
 	      FIELD_LEN(db_status) + FIELD_LEN(db_query) + FIELD_LEN(service_name) +            \
 	      FIELD_LEN(language)))
-_Static_assert(JSON_FIXED_MAX + JSON_DB_STRINGS_MAX <= PRINTER_LINE_MAX, "printer line too small");
+_Static_assert(JSON_FIXED_MAX + JSON_DB_STRINGS_MAX + JSON_CONTAINER_MAX <= PRINTER_LINE_MAX,
+	       "printer line too small");
 
 /* Appends to a caller's buffer, always NUL-terminated; remembers when something did not fit. */
 struct line {
@@ -516,6 +520,8 @@ int printer_format_json(const struct span *s, char *buf, size_t size)
 	json_u64(&l, "thread.id", s->tid);
 	json_str(&l, "service.name", s->service_name, sizeof(s->service_name));
 	json_str(&l, "telemetry.sdk.language", s->language, sizeof(s->language));
+	if (s->container_id[0])
+		json_str(&l, "container.id", s->container_id, sizeof(s->container_id));
 	json_key(&l, "error");
 	put_str(&l, s->error ? "true" : "false");
 	json_str(&l, "otel.status_code", s->error ? "ERROR" : "UNSET", 8);

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define ENVIRON_MAX (256 * 1024)
+#define CGROUP_MAX 8192	/* bytes of /proc/PID/cgroup read */
 
 static void copy_str(char *dst, size_t size, const char *src, size_t n)
 {
@@ -125,6 +127,44 @@ static ssize_t read_file(const char *path, char *buf, size_t size)
 	return total;
 }
 
+static bool hex64_at(const char *s, size_t len)
+{
+	if (len != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int procinfo_container_id(const char *cgroup, char *out, size_t size)
+{
+	const char *found = NULL, *p = cgroup;
+
+	/* every path component (between '/', a line's ':' or its end), its id after the last
+	 * '-' of a runtime's prefix and before a ".scope"-like suffix */
+	while (*p) {
+		size_t len = strcspn(p, "/:\n");
+		const char *dot = memchr(p, '.', len), *id = p;
+		size_t id_len = dot ? (size_t)(dot - p) : len;
+
+		for (size_t i = 0; i < id_len; i++)
+			if (p[i] == '-')
+				id = p + i + 1;
+		id_len -= (size_t)(id - p);
+		if (hex64_at(id, id_len))
+			found = id;
+		p += len;
+		if (*p)
+			p++;
+	}
+	if (!found || size < 65)
+		return -ENOENT;
+	memcpy(out, found, 64);
+	out[64] = '\0';
+	return 0;
+}
+
 int procinfo_read(const char *proc_root, uint32_t pid, struct proc_info *pi)
 {
 	char path[128], *env;
@@ -153,6 +193,15 @@ int procinfo_read(const char *proc_root, uint32_t pid, struct proc_info *pi)
 	if (n <= 0 || procinfo_service_from_environ(env, n, pi->service_name,
 						    sizeof(pi->service_name)) != 0)
 		snprintf(pi->service_name, sizeof(pi->service_name), "%s", pi->comm);
+	free(env);
+
+	snprintf(path, sizeof(path), "%s/%u/cgroup", proc_root, pid);
+	env = malloc(CGROUP_MAX + 1);
+	n = env ? read_file(path, env, CGROUP_MAX) : -ENOMEM;
+	if (n > 0) {
+		env[n] = '\0';
+		procinfo_container_id(env, pi->container_id, sizeof(pi->container_id));
+	}
 	free(env);
 
 	snprintf(path, sizeof(path), "%s/%u/exe", proc_root, pid);

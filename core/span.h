@@ -78,6 +78,7 @@ struct span {
 	};
 	char language[16];	/* "go", "python", "nodejs", "java", ... or "generic" */
 	char service_name[128];
+	char container_id[65];	/* the process's container, "" outside one */
 	char trace_state[TRACESTATE_MAX + 1];	/* W3C tracestate, "" if none (the server
 						 * request's; a client span its server's) */
 };
@@ -130,7 +131,7 @@ static inline const char *span_db_system_name(const struct span *s)
 /* The protocol's strings of a span emptied (a reused span shows nothing of the last one). */
 static inline void span_clear_strings(struct span *s)
 {
-	s->language[0] = s->service_name[0] = s->trace_state[0] = '\0';
+	s->language[0] = s->service_name[0] = s->trace_state[0] = s->container_id[0] = '\0';
 	if (span_is_http(s)) {
 		s->method[0] = s->path[0] = s->route[0] = '\0';
 		s->host_header[0] = s->user_agent[0] = '\0';
@@ -163,6 +164,7 @@ static inline void span_copy(struct span *dst, const struct span *src)
 	}
 	COPY(language);
 	COPY(service_name);
+	COPY(container_id);
 	COPY(trace_state);
 #undef COPY
 }

@@ -285,6 +285,7 @@ static const char *const own_resource_keys[] = {
     "telemetry.sdk.version",
     "telemetry.distro.name",
     "telemetry.distro.version",
+    "container.id",
 };
 
 /* True when obi sets key on r itself (the executable's path only when it is known). */
@@ -294,7 +295,8 @@ static bool own_resource_key(const struct otlp_resource *r, const char *key)
 
 	for (i = 0; i < sizeof(own_resource_keys) / sizeof(own_resource_keys[0]); i++)
 		if (!strcmp(key, own_resource_keys[i]))
-			return r->exe[0] || strcmp(key, "process.executable.path");
+			return (r->exe[0] || strcmp(key, "process.executable.path")) &&
+			       (r->container_id[0] || strcmp(key, "container.id"));
 	return false;
 }
 
@@ -318,6 +320,9 @@ static void put_resource(struct pb_buf *b, const struct otlp_encoder *enc,
 	attr_str(b, F_RESOURCE_ATTRS, "telemetry.sdk.version", OBI_VERSION, SIZE_MAX);
 	attr_str(b, F_RESOURCE_ATTRS, "telemetry.distro.name", OTLP_SDK_NAME, SIZE_MAX);
 	attr_str(b, F_RESOURCE_ATTRS, "telemetry.distro.version", OBI_VERSION, SIZE_MAX);
+	if (r->container_id[0])
+		attr_str(b, F_RESOURCE_ATTRS, "container.id", r->container_id,
+			 sizeof(r->container_id));
 	for (i = 0; i < enc->n_extra; i++)
 		if (!own_resource_key(r, enc->extra[i].key))
 			attr_str(b, F_RESOURCE_ATTRS, enc->extra[i].key, enc->extra[i].value,
@@ -346,6 +351,8 @@ void otlp_encoder_resource_attrs(const struct otlp_encoder *enc, const struct ot
 	fn(ctx, "telemetry.sdk.version", OBI_VERSION);
 	fn(ctx, "telemetry.distro.name", OTLP_SDK_NAME);
 	fn(ctx, "telemetry.distro.version", OBI_VERSION);
+	if (r->container_id[0])
+		fn(ctx, "container.id", r->container_id);
 	for (i = 0; i < enc->n_extra; i++)
 		if (!own_resource_key(r, enc->extra[i].key))
 			fn(ctx, enc->extra[i].key, enc->extra[i].value);

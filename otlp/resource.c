@@ -19,6 +19,7 @@ struct otlp_resource *otlp_resource_new(const struct proc_info *pi)
 		 pi->language[0] ? pi->language : "generic");
 	snprintf(r->exe, sizeof(r->exe), "%s", pi->exe);
 	snprintf(r->comm, sizeof(r->comm), "%s", pi->comm);
+	snprintf(r->container_id, sizeof(r->container_id), "%s", pi->container_id);
 	return r;
 }
 

@@ -21,6 +21,7 @@ struct otlp_resource {
 	char language[16];
 	char exe[512]; /* full path, "" when unknown */
 	char comm[64]; /* executable name */
+	char container_id[65]; /* "" outside a container */
 };
 
 /* A resource for pi with one reference, or NULL when out of memory. */

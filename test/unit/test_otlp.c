@@ -1193,6 +1193,51 @@ static void test_wire_matches_proto(void)
 	otlp_encoder_free(enc);
 }
 
+/* container.id: obi's when the process is in a container (from its cgroup), else the user's. */
+static void test_container_id(void)
+{
+	struct otlp_encoder *enc = otlp_encoder_new("container.id=from-the-user", "testhost");
+	struct proc_info pa, pb;
+	struct otlp_resource *ra, *rb;
+	struct otlp_span_ref refs[2];
+	struct span s[2];
+	pb_trace_req *req;
+	const uint8_t *buf;
+	size_t len;
+
+	proc(&pa, 100, "api", "python");
+	proc(&pb, 200, "proxy", "");
+	strcpy(pa.container_id, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	ra = otlp_resource_new(&pa);
+	rb = otlp_resource_new(&pb);
+	server_span(&s[0]);
+	server_span(&s[1]);
+	s[1].pid = 200;
+	refs[0] = (struct otlp_span_ref){ &s[0], ra };
+	refs[1] = (struct otlp_span_ref){ &s[1], rb };
+	CHECK_INT(otlp_encode_traces(enc, refs, 2, &buf, &len), 0);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, buf);
+	CHECK(req != NULL && req->n_resource_spans == 2);
+	if (req && req->n_resource_spans == 2) {
+		const Opentelemetry__Proto__Resource__V1__Resource *a = req->resource_spans[0]->resource,
+								   *b = req->resource_spans[1]->resource;
+		size_t seen = 0;
+
+		STR_ATTR(a->attributes, a->n_attributes, "container.id", pa.container_id);
+		STR_ATTR(b->attributes, b->n_attributes, "container.id", "from-the-user");
+		for (size_t i = 0; i < a->n_attributes; i++)
+			seen += !strcmp(a->attributes[i]->key, "container.id");
+		CHECK_INT(seen, 1); /* never twice */
+	}
+	if (req)
+		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		    req, NULL);
+	otlp_resource_put(ra);
+	otlp_resource_put(rb);
+	otlp_encoder_free(enc);
+}
+
 int main(void)
 {
 	test_encode_traces();
@@ -1208,5 +1253,6 @@ int main(void)
 	test_queue_overflow();
 	test_encode_db();
 	test_wire_matches_proto();
+	test_container_id();
 	return check_done("test_otlp");
 }

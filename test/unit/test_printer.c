@@ -397,6 +397,21 @@ static void test_json_trace_state(void)
 		CHECK_STR(python_eval(line, "d[\"trace_state\"]"), "'foo=1,t@v=a \"b\\\\'");
 }
 
+static void test_json_container_id(void)
+{
+	struct span s;
+	const char *line;
+
+	server_span(&s);
+	CHECK(!strstr(json(&s), "container.id"));
+	strcpy(s.container_id, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	line = json(&s);
+	check_valid_json(line);
+	CHECK(strstr(line, ",\"container.id\":\"0123456789abcdef0123456789abcdef0123456789abcdef"
+			   "0123456789abcdef\""));
+	CHECK(!strstr(text(&s), "0123456789abcdef")); /* the text line stays OBI's */
+}
+
 static void test_json_escaping(void)
 {
 	struct span s;
@@ -437,6 +452,7 @@ static void test_largest_span(void)
 	memset(s.service_name, 0x04, sizeof(s.service_name) - 1);
 	memset(s.language, 0x05, sizeof(s.language) - 1);
 	memset(s.trace_state, '"', sizeof(s.trace_state) - 1); /* a checked one: escapes to 2 */
+	memset(s.container_id, 'f', sizeof(s.container_id) - 1);
 	s.start_ns = s.handler_ns = s.end_ns = s.req_body_size = s.resp_body_size = UINT64_MAX;
 	s.status = UINT16_MAX;
 	s.pid = s.tid = UINT32_MAX;
@@ -504,6 +520,7 @@ int main(void)
 	test_json_client();
 	test_json_escaping();
 	test_json_trace_state();
+	test_json_container_id();
 	test_largest_span();
 	test_no_space();
 	test_print();
