@@ -503,8 +503,9 @@ class Obi:
         return out
 
     def memory(self):
-        """VmRSS and what it is made of (KiB): RssAnon, RssFile, Pss, the Rss of BPF map
-        mappings (the ring buffer), of shared libraries and of the obi binary."""
+        """VmRSS and what it is made of (KiB): RssAnon, RssFile, Pss, Private (Private_Clean +
+        Private_Dirty of smaps_rollup), the Rss of BPF map mappings (the ring buffer), of shared
+        libraries and of the obi binary."""
         m = {k: self.status(k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
         bpf = libs = pss = 0
         cur = ""
@@ -522,6 +523,13 @@ class Obi:
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1])
         m.update(bpf_map_mappings=bpf, shared_libs=libs, Pss=pss)
+        # private memory: pages only obi maps (what it costs the host beyond shared libraries)
+        priv = 0
+        with open("/proc/%d/smaps_rollup" % self.p.pid) as f:
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    priv += int(line.split()[1])
+        m.update(Private=priv)
         return m
 
     def bpf_ids(self):
