@@ -56,36 +56,38 @@ static __always_inline __u16 port_of(__u32 remote_port)
 	return remote_port > 0xffff ? remote_port >> 16 : remote_port;
 }
 
+/* The server of a sock_ops or sk_msg context (both name its fields alike; each access must
+ * stay a direct load of that context, so a macro and not a function of either type). */
+#define PEER_OF(ctx, k)                                                              \
+	do {                                                                         \
+		(k)->family = (ctx)->family;                                         \
+		(k)->port = port_of((ctx)->remote_port);                             \
+		if ((k)->family == AF_INET) {                                        \
+			(k)->addr[0] = (ctx)->remote_ip4;                            \
+		} else {                                                             \
+			(k)->addr[0] = (ctx)->remote_ip6[0];                         \
+			(k)->addr[1] = (ctx)->remote_ip6[1];                         \
+			(k)->addr[2] = (ctx)->remote_ip6[2];                         \
+			(k)->addr[3] = (ctx)->remote_ip6[3];                         \
+		}                                                                    \
+	} while (0)
+
 static __always_inline bool peer_not_http(struct bpf_sock_ops *skops)
 {
-	struct peer k = {.family = skops->family, .port = port_of(skops->remote_port)};
+	struct peer k = {};
 	__u64 *seen;
 
-	if (k.family == AF_INET) {
-		k.addr[0] = skops->remote_ip4;
-	} else {
-		k.addr[0] = skops->remote_ip6[0];
-		k.addr[1] = skops->remote_ip6[1];
-		k.addr[2] = skops->remote_ip6[2];
-		k.addr[3] = skops->remote_ip6[3];
-	}
+	PEER_OF(skops, &k);
 	seen = bpf_map_lookup_elem(&not_http_peers, &k);
 	return seen && bpf_ktime_get_ns() - *seen < PEER_TTL_NS;
 }
 
 static __always_inline void remember_not_http(struct sk_msg_md *msg)
 {
-	struct peer k = {.family = msg->family, .port = port_of(msg->remote_port)};
+	struct peer k = {};
 	__u64 now = bpf_ktime_get_ns();
 
-	if (k.family == AF_INET) {
-		k.addr[0] = msg->remote_ip4;
-	} else {
-		k.addr[0] = msg->remote_ip6[0];
-		k.addr[1] = msg->remote_ip6[1];
-		k.addr[2] = msg->remote_ip6[2];
-		k.addr[3] = msg->remote_ip6[3];
-	}
+	PEER_OF(msg, &k);
 	bpf_map_update_elem(&not_http_peers, &k, &now, BPF_ANY);
 }
 
