@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "encode.h"
-#include "http.h"
+#include "transport.h"
 #include "core/log.h"
 #include "metrics.h"
 #include "resource.h"
@@ -66,11 +66,11 @@ struct otlp_exporter {
 	enum otlp_sampler sampler;
 	double ratio;
 	char traces_url[OTLP_URL_MAX], metrics_url[OTLP_URL_MAX];
-	struct otlp_encoder *enc;		      /* used by the thread only */
-	struct otlp_span_ref *refs;		      /* the thread's: the batch being encoded */
-	struct otlp_http *traces_http, *metrics_http; /* used by the thread only */
-	_Atomic uint64_t abort_at;		      /* set at stop: ends transfers in progress */
-	unsigned seed;				      /* jitter, the thread's */
+	struct otlp_encoder *enc;   /* used by the thread only */
+	struct otlp_span_ref *refs; /* the thread's: the batch being encoded */
+	struct otlp_transport *traces_http, *metrics_http; /* used by the thread only */
+	_Atomic uint64_t abort_at;	       /* set at stop: ends transfers in progress */
+	unsigned seed;			       /* jitter, the thread's */
 	bool status_logged[STATUS_LOGGED_MAX]; /* thread's: rejections logged once per status */
 
 	pthread_t thread;
@@ -400,15 +400,15 @@ static enum otlp_outcome send_spans(struct otlp_exporter *ex, uint32_t head, uin
 		snprintf(resp->error, sizeof(resp->error), "encode: out of memory");
 		return OTLP_REJECTED;
 	}
-	otlp_http_post(ex->traces_http, body, len, timeout_ms, resp);
-	if (otlp_http_outcome(resp) == OTLP_SENT && resp->body_len &&
+	otlp_transport_post(ex->traces_http, body, len, timeout_ms, resp);
+	if (otlp_transport_outcome(resp) == OTLP_SENT && resp->body_len &&
 	    !otlp_decode_response(resp->body, resp->body_len, rejected, msg, sizeof(msg)) &&
 	    (*rejected || msg[0]))
 		log_warn("otlp: %s accepted spans partially: %lld of %u rejected: %s",
 			 ex->traces_url, (long long)*rejected, n, msg[0] ? msg : "(no message)");
 	if (*rejected < 0 || *rejected > n)
 		*rejected = *rejected < 0 ? 0 : n;
-	return otlp_http_outcome(resp);
+	return otlp_transport_outcome(resp);
 }
 
 /* Releases the n spans at the head of the queue. Under mu. */
@@ -497,8 +497,8 @@ static enum otlp_outcome export_metrics(struct otlp_exporter *ex, uint64_t timeo
 	if (!err && n)
 		err = otlp_encode_metrics(ex->enc, snap, n, unix_ns(), &body, &len);
 	if (!err && n) {
-		otlp_http_post(ex->metrics_http, body, len, timeout_ms, resp);
-		if (otlp_http_outcome(resp) == OTLP_SENT && resp->body_len &&
+		otlp_transport_post(ex->metrics_http, body, len, timeout_ms, resp);
+		if (otlp_transport_outcome(resp) == OTLP_SENT && resp->body_len &&
 		    !otlp_decode_response(resp->body, resp->body_len, &rejected, msg,
 					  sizeof(msg)) &&
 		    (rejected || msg[0]))
@@ -513,7 +513,7 @@ static enum otlp_outcome export_metrics(struct otlp_exporter *ex, uint64_t timeo
 		snprintf(resp->error, sizeof(resp->error), "encode metrics: out of memory");
 		return OTLP_REJECTED;
 	}
-	return n ? otlp_http_outcome(resp) : OTLP_SENT;
+	return n ? otlp_transport_outcome(resp) : OTLP_SENT;
 }
 
 /* One metrics attempt and its bookkeeping. Called and returns with mu held. */
@@ -656,13 +656,12 @@ static void *exporter_main(void *arg)
 			log_stats(ex, LOG_DEBUG);
 			next_summary = now + SUMMARY_NS;
 		}
-		wait_until(ex,
-			   min_nonzero(min_nonzero(min_nonzero(ex->traces_on ? (trt.at ?: next_traces)
-									      : 0,
-							       ex->metrics_on ? (mrt.at ?: next_metrics)
-									      : 0),
-						   next_expire),
-				       next_reap < next_summary ? next_reap : next_summary));
+		wait_until(
+		    ex, min_nonzero(
+			    min_nonzero(min_nonzero(ex->traces_on ? (trt.at ?: next_traces) : 0,
+						    ex->metrics_on ? (mrt.at ?: next_metrics) : 0),
+					next_expire),
+			    next_reap < next_summary ? next_reap : next_summary));
 	}
 	flush(ex);
 	pthread_mutex_unlock(&ex->mu);
@@ -686,8 +685,8 @@ static void exporter_free(struct otlp_exporter *ex)
 		}
 	}
 	otlp_metrics_free(ex->metrics);
-	otlp_http_free(ex->traces_http);
-	otlp_http_free(ex->metrics_http);
+	otlp_transport_free(ex->traces_http);
+	otlp_transport_free(ex->metrics_http);
 	otlp_encoder_free(ex->enc);
 	free(ex->refs);
 	free(ex->queue);
@@ -748,20 +747,21 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 	snprintf(ex->metrics_url, sizeof(ex->metrics_url), "%s",
 		 ex->metrics_on ? opts->metrics.url : "");
 	ex->enc = otlp_encoder_new(opts->resource_attributes, NULL);
-	ex->resource_attributes = strdup(opts->resource_attributes ? opts->resource_attributes : "");
+	ex->resource_attributes =
+	    strdup(opts->resource_attributes ? opts->resource_attributes : "");
 	err = ex->enc && ex->resource_attributes ? 0 : -ENOMEM;
 	if (!err && ex->traces_on) {
 		ex->queue = calloc(ex->cap, sizeof(*ex->queue));
 		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
-		ex->traces_http =
-		    otlp_http_new(opts->traces.url, opts->traces.headers,
-				  opts->traces.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
+		ex->traces_http = otlp_transport_new(opts->traces.url, opts->traces.headers,
+						     opts->traces.compression == OTLP_COMPRESS_GZIP,
+						     &ex->abort_at);
 		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
-		ex->metrics_http =
-		    otlp_http_new(opts->metrics.url, opts->metrics.headers,
-				  opts->metrics.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
+		ex->metrics_http = otlp_transport_new(
+		    opts->metrics.url, opts->metrics.headers,
+		    opts->metrics.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
 		err = ex->metrics_http ? 0 : -ENOMEM;
 	}
 	if (!err && (ex->metrics_on || ex->metrics_pull)) {

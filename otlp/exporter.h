@@ -40,7 +40,7 @@ int otlp_exporter_start(struct otlp_exporter *ex);
 
 /* new + start; *out stays NULL (and 0 is returned) when opts exports nothing (no url) and no
  * scrape endpoint reads the metrics (metrics_pull). Call
- * before any other thread is started (an https endpoint loads and sets up libcurl). */
+ * before any other thread is started (the first exporter sets libcurl up). */
 int otlp_exporter_open(const struct otlp_options *opts, struct otlp_exporter **out);
 
 /* A finished span of the process pi (copied; sampled for traces, always counted in metrics).

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A receiver's answer to one OTLP/HTTP POST, as both transports (http.c's own client, curl.c)
- * fill it: status or transfer error, Retry-After, Content-Type and the first bytes of the body.
- * What it means for the exporter (sent, retry, rejected) is http.h's otlp_http_outcome.
+ * A receiver's answer to one OTLP POST, as the transport (transport.c) fills it: status or
+ * transfer error, Retry-After, Content-Type and the first bytes of the body. What it means for
+ * the exporter (sent, retry, rejected) is transport.h's otlp_transport_outcome.
  */
 #ifndef OBI_OTLP_RESPONSE_H
 #define OBI_OTLP_RESPONSE_H
@@ -16,7 +16,7 @@
 
 struct otlp_response {
 	long status;		/* HTTP status, 0 when none was received */
-	int err;		/* 0, or -errno of the transfer (see otlp_http_outcome) */
+	int err;		/* 0, or -errno of the transfer (see otlp_transport_outcome) */
 	char error[256];	/* what failed when there is no status, else "" */
 	int64_t retry_after_ms; /* Retry-After, -1 when absent */
 	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */

@@ -5,8 +5,7 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	# OTLP export: libcurl's headers (obi loads libcurl.so.4, which comes with them, at run
-	# time for https endpoints only); protobuf-c for the unit tests, which decode obi's output
+	# OTLP export: libcurl (every endpoint, http:// and https://); protobuf-c for the unit tests, which decode obi's output
 	# with C generated from proto/ by protoc-c
 	libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file

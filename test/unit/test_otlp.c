@@ -19,7 +19,7 @@
 #include "encode.h"
 #include "export_config.h"
 #include "exporter.h"
-#include "http.h"
+#include "transport.h"
 #include "metrics.h"
 #include "metrics_service.pb-c.h"
 #include "resource.h"
@@ -795,26 +795,26 @@ static void test_retry_after_and_outcome(void)
 	CHECK_INT(otlp_retry_after_ms("12abc", now), -1);
 
 	for (r.status = 200; r.status < 300; r.status += 4)
-		CHECK_INT(otlp_http_outcome(&r), OTLP_SENT);
+		CHECK_INT(otlp_transport_outcome(&r), OTLP_SENT);
 	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
 		r.status = retried[i];
-		CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+		CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
 	}
 	for (i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
 		r.status = final[i];
-		CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
+		CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
 	}
 	r.status = 0;
 	r.err = -ECONNREFUSED;
-	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
 	r.err = -ETIMEDOUT;
-	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
 	r.err = -ECONNRESET;
-	CHECK_INT(otlp_http_outcome(&r), OTLP_RETRY);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
 	r.err = -EPROTONOSUPPORT;
-	CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
 	r.err = -EINVAL;
-	CHECK_INT(otlp_http_outcome(&r), OTLP_REJECTED);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
 }
 
 /* --- partial success ------------------------------------------------------------------------- */
@@ -951,7 +951,7 @@ static void test_encode_db(void)
 	proc(&pa, 100, "api", "python");
 	ra = otlp_resource_new(&pa);
 	redis_span(&s, true);
-	ref = (struct otlp_span_ref){ &s, ra };
+	ref = (struct otlp_span_ref){&s, ra};
 	CHECK_INT(otlp_encode_traces(enc, &ref, 1, &buf, &len), 0);
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
 	    NULL, len, buf);
@@ -972,7 +972,8 @@ static void test_encode_db(void)
 	check_int_attr(sp->attributes, sp->n_attributes, "server.port", 6379, __LINE__);
 	CHECK(find_kv(sp->attributes, sp->n_attributes, "url.path") == NULL);
 	CHECK(find_kv(sp->attributes, sp->n_attributes, "db.collection.name") == NULL);
-	CHECK_INT(sp->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+	CHECK_INT(sp->status->code,
+		  OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
 	    req, NULL);
 
@@ -993,15 +994,17 @@ static void test_encode_db(void)
 	CHECK(mreq != NULL);
 	if (!mreq)
 		goto out;
-	met = find_metric(mreq->resource_metrics[0]->scope_metrics[0], "db.client.operation.duration");
+	met = find_metric(mreq->resource_metrics[0]->scope_metrics[0],
+			  "db.client.operation.duration");
 	CHECK(met != NULL);
 	CHECK(find_metric(mreq->resource_metrics[0]->scope_metrics[0],
 			  "http.client.request.duration") == NULL);
 	if (met) {
-		static const uint64_t want[10] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+		static const uint64_t want[10] = {0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
 		const pb_point *p0 = met->histogram->data_points[0];
 		const pb_point *p1 = met->histogram->data_points[1];
-		const pb_point *failed = find_kv(p0->attributes, p0->n_attributes, "error.type") ? p0 : p1;
+		const pb_point *failed =
+		    find_kv(p0->attributes, p0->n_attributes, "error.type") ? p0 : p1;
 		const pb_point *fine = failed == p0 ? p1 : p0;
 
 		CHECK_STR(met->unit, "s");
@@ -1009,7 +1012,7 @@ static void test_encode_db(void)
 		CHECK_INT(fine->count, 2);
 		CHECK_INT(failed->count, 1);
 		CHECK_INT(fine->n_explicit_bounds, 9);
-		check_point_buckets(failed, want, 10, __LINE__);	/* 2 ms: (0.001, 0.005] */
+		check_point_buckets(failed, want, 10, __LINE__); /* 2 ms: (0.001, 0.005] */
 		check_str_attr(failed->attributes, failed->n_attributes, "error.type", "WRONGTYPE",
 			       __LINE__);
 		check_str_attr(fine->attributes, fine->n_attributes, "db.system.name", "redis",

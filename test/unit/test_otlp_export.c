@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The exporter thread against a small HTTP/1.1 server inside the test (127.0.0.1, a port the
- * kernel picks): batch sizes, the flush at stop, retries on 503/429 (Retry-After) and none on
- * 400, partial success, gzip and configured headers, metric exports, and a stop bounded by the
- * timeout while the receiver never answers.
+ * The exporter thread and its libcurl transport against a small HTTP/1.1 server inside the
+ * test (127.0.0.1, a port the kernel picks): batch sizes, the flush at stop, retries on 503/429
+ * (Retry-After) and none on 400, partial success, gzip and configured headers, metric exports, and
+ * a stop bounded by the timeout while the receiver never answers.
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -26,7 +26,7 @@
 #include "config.h"
 #include "export_config.h"
 #include "exporter.h"
-#include "http.h"
+#include "transport.h"
 #include "metrics_service.pb-c.h"
 #include "trace_service.pb-c.h"
 

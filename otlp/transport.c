@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * OTLP POSTs through libcurl's multi interface: headers, gzip, timeouts, cancellation at exit,
+ * and their outcome. One easy handle per transport, reused so that libcurl keeps the
+ * connection; its multi handle is driven here, on the exporter's thread, waking at least every
+ * POLL_MS to look at abort_at. The answer goes into the caller's struct otlp_response
+ * (response.h).
+ */
+#define _GNU_SOURCE /* strcasecmp */
+#include "transport.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "core/log.h"
+#include "core/parse.h"
+
+#define NS_PER_MS  1000000ULL
+#define POLL_MS	   100		/* longest wait before abort_at is looked at again */
+#define GZIP_LEVEL Z_BEST_SPEED /* a third of level 6's CPU for 17 % more bytes */
+
+struct otlp_transport {
+	CURLM *multi; /* holds the connection cache between exports */
+	CURL *easy;
+	struct curl_slist *headers;
+	char *url;
+	bool gzip;
+	const _Atomic uint64_t *abort_at;
+	char errbuf[CURL_ERROR_SIZE];
+	struct otlp_response *resp; /* the transfer in progress */
+	/* gzip, reused from body to body */
+	z_stream z;
+	bool z_ready;
+	uint8_t *zbuf;
+	size_t zcap;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* --- outcome ---------------------------------------------------------------------------------- */
+
+enum otlp_outcome otlp_transport_outcome(const struct otlp_response *r)
+{
+	if (r->err)
+		return r->err == -EINVAL || r->err == -EPROTONOSUPPORT ? OTLP_REJECTED : OTLP_RETRY;
+	if (r->status >= 200 && r->status < 300)
+		return OTLP_SENT;
+	switch (r->status) {
+	case 429:
+	case 502:
+	case 503:
+	case 504:
+		return OTLP_RETRY;
+	}
+	return OTLP_REJECTED;
+}
+
+/* --- gzip ------------------------------------------------------------------------------------- */
+
+/* gzip (RFC 1952) of in into t->zbuf, with the deflate state of the previous body reset. */
+static int gzip_body(struct otlp_transport *t, const uint8_t *in, size_t len, size_t *out_len)
+{
+	uLong bound;
+	int ret;
+
+	if (!t->z_ready) {
+		/* 15 + 16: gzip wrapper instead of zlib's */
+		if (deflateInit2(&t->z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK)
+			return -ENOMEM;
+		t->z_ready = true;
+	} else if (deflateReset(&t->z) != Z_OK) {
+		return -ENOMEM;
+	}
+	bound = deflateBound(&t->z, (uLong)len);
+	if (bound > t->zcap) {
+		uint8_t *grown = realloc(t->zbuf, bound);
+
+		if (!grown)
+			return -ENOMEM;
+		t->zbuf = grown;
+		t->zcap = bound;
+	}
+	t->z.next_in = (Bytef *)in;
+	t->z.avail_in = (uInt)len;
+	t->z.next_out = t->zbuf;
+	t->z.avail_out = (uInt)bound;
+	ret = deflate(&t->z, Z_FINISH);
+	*out_len = t->z.total_out;
+	return ret == Z_STREAM_END ? 0 : -ENOMEM;
+}
+
+/* --- set-up ----------------------------------------------------------------------------------- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct header_list {
+	struct curl_slist *list;
+	bool user_agent; /* set by the configuration */
+	int err;
+};
+
+static int add_line(struct header_list *hl, const char *name, const char *value)
+{
+	size_t size = strlen(name) + strlen(value) + 3;
+	struct curl_slist *grown;
+	char *line = malloc(size);
+
+	if (!line)
+		return -ENOMEM;
+	/* "Name;" is how libcurl sends a header with an empty value ("Name:" would remove it) */
+	if (value[0])
+		snprintf(line, size, "%s: %s", name, value);
+	else
+		snprintf(line, size, "%s;", name);
+	grown = curl_slist_append(hl->list, line);
+	free(line);
+	if (!grown)
+		return -ENOMEM;
+	hl->list = grown;
+	return 0;
+}
+
+static int add_header(const char *key, const char *value, void *ctx)
+{
+	struct header_list *hl = ctx;
+
+	/* obi sets these itself; a second copy would confuse the receiver */
+	if (!strcasecmp(key, "content-type") || !strcasecmp(key, "content-encoding") ||
+	    !strcasecmp(key, "content-length") || !strcasecmp(key, "transfer-encoding")) {
+		log_warn("otlp: ignoring header %s from the configuration (obi sets it)", key);
+		return 0;
+	}
+	hl->user_agent |= !strcasecmp(key, "user-agent");
+	return add_line(hl, key, value);
+}
+
+static int header_list(const char *headers, bool gzip, struct curl_slist **out)
+{
+	struct header_list hl = {0};
+	int err;
+
+	err = add_line(&hl, "Content-Type", "application/x-protobuf");
+	/* no "Expect: 100-continue" round trip before larger bodies */
+	if (!err)
+		err = (hl.list = curl_slist_append(hl.list, "Expect:")) ? 0 : -ENOMEM;
+	if (!err && gzip)
+		err = add_line(&hl, "Content-Encoding", "gzip");
+	if (!err)
+		err = parse_kv_list(headers ? headers : "", add_header, &hl, NULL, 0);
+	if (!err && !hl.user_agent)
+		err = add_line(&hl, "User-Agent", "obi/" OBI_VERSION);
+	if (err) {
+		curl_slist_free_all(hl.list);
+		return err;
+	}
+	*out = hl.list;
+	return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct otlp_transport *t = ctx;
+
+	otlp_response_body(t->resp, data, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
+{
+	struct otlp_transport *t = ctx;
+
+	otlp_response_header(t->resp, line, size * nmemb);
+	return size * nmemb;
+}
+
+static void set_options(struct otlp_transport *t)
+{
+	CURL *e = t->easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, t->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+	/* no signals from a resolver timeout: the threaded resolver needs none */
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+}
+
+struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
+					  const _Atomic uint64_t *abort_at)
+{
+	struct otlp_transport *t;
+
+	pthread_once(&global_once, global_init);
+	if (global_rc) {
+		log_error("otlp: initialize libcurl failed: %s", curl_easy_strerror(global_rc));
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->gzip = gzip;
+	t->abort_at = abort_at;
+	t->url = strdup(url);
+	t->multi = curl_multi_init();
+	t->easy = curl_easy_init();
+	if (!t->url || !t->multi || !t->easy || header_list(headers, gzip, &t->headers)) {
+		otlp_transport_free(t);
+		return NULL;
+	}
+	set_options(t);
+	return t;
+}
+
+void otlp_transport_free(struct otlp_transport *t)
+{
+	if (!t)
+		return;
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	if (t->multi)
+		curl_multi_cleanup(t->multi);
+	curl_slist_free_all(t->headers);
+	if (t->z_ready)
+		deflateEnd(&t->z);
+	free(t->zbuf);
+	free(t->url);
+	free(t);
+}
+
+/* --- one transfer ----------------------------------------------------------------------------- */
+
+/* A curl error as an errno, as otlp_transport_outcome reads it. */
+static int curl_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_URL_MALFORMAT:
+		return -EINVAL;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_NOT_BUILT_IN:
+		return -EPROTONOSUPPORT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_WEIRD_SERVER_REPLY:
+		return -EPROTO;
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return -ENODATA;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO; /* reset, TLS handshake ... */
+	}
+}
+
+/* Drives the multi handle until the transfer ends; CURLE_ABORTED_BY_CALLBACK when abort_at
+ * passed first. */
+static CURLcode run(struct otlp_transport *t)
+{
+	CURLcode rc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(t->multi, t->easy))
+		return CURLE_OUT_OF_MEMORY;
+	while (running) {
+		uint64_t abort_at = t->abort_at ? atomic_load(t->abort_at) : 0;
+
+		if (abort_at && mono_ns() >= abort_at) {
+			rc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_perform(t->multi, &running) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		while ((msg = curl_multi_info_read(t->multi, &left)))
+			if (msg->msg == CURLMSG_DONE)
+				rc = msg->data.result;
+		if (running && curl_multi_poll(t->multi, NULL, 0, POLL_MS, NULL) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	curl_multi_remove_handle(t->multi, t->easy);
+	return rc;
+}
+
+static bool connected(struct otlp_transport *t)
+{
+	char *ip = NULL;
+
+	return !curl_easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &ip) && ip && ip[0];
+}
+
+static void transfer(struct otlp_transport *t, const uint8_t *body, size_t len, uint64_t timeout_ms,
+		     struct otlp_response *resp)
+{
+	CURLcode rc;
+
+	t->resp = resp;
+	t->errbuf[0] = '\0';
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, (const char *)body);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	/* the whole transfer, name resolution and connection included */
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	rc = run(t);
+	t->resp = NULL;
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		return;
+	}
+	resp->status = 0;
+	resp->err = rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED : curl_errno(rc);
+	/* after a connection, libcurl's "unsupported protocol" is an answer that is not HTTP/1.x
+	 * (HTTP/0.9 is refused): the receiver's fault, not the url's */
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL && connected(t))
+		resp->err = -EPROTO;
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		snprintf(resp->error, sizeof(resp->error), "cancelled at exit");
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(resp->error, sizeof(resp->error), "timed out after %llu ms",
+			 (unsigned long long)timeout_ms);
+	else
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	otlp_response_free(resp);
+}
+
+void otlp_transport_post(struct otlp_transport *t, const uint8_t *body, size_t len,
+			 uint64_t timeout_ms, struct otlp_response *resp)
+{
+	size_t zlen;
+
+	otlp_response_init(resp);
+	if (t->gzip) {
+		if (gzip_body(t, body, len, &zlen)) {
+			resp->err = -ENOMEM;
+			snprintf(resp->error, sizeof(resp->error), "gzip: out of memory");
+			return;
+		}
+		body = t->zbuf;
+		len = zlen;
+	}
+	transfer(t, body, len, timeout_ms, resp);
+}
