@@ -191,6 +191,8 @@ static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig
 		strcpy(sig->headers, cfg->otlp_headers);
 	if (sig->compression == OTLP_COMPRESSION_UNSET)
 		sig->compression = cfg->otlp_compression;
+	if (sig->protocol == OTLP_PROTOCOL_UNSET)
+		sig->protocol = cfg->otlp_protocol;
 	if (!sig->timeout_ms)
 		sig->timeout_ms = cfg->otlp_timeout_ms;
 }

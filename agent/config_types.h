@@ -68,6 +68,12 @@ enum otlp_compression {
 	OTLP_COMPRESSION_GZIP = 2,
 };
 
+enum otlp_protocol {
+	OTLP_PROTOCOL_UNSET = 0,	/* per-signal setting not given: the general one applies */
+	OTLP_PROTOCOL_HTTP_PROTOBUF = 1,
+	OTLP_PROTOCOL_HTTP_JSON = 2,
+};
+
 enum sampler_kind {
 	SAMPLER_PARENTBASED_ALWAYS_ON = 0,	/* the default */
 	SAMPLER_PARENTBASED_ALWAYS_OFF,
@@ -83,6 +89,7 @@ struct otlp_signal {
 	char url[CONFIG_URL_MAX + 16];	/* where to POST; "" = the signal is not exported */
 	char headers[CONFIG_KV_LIST_MAX];	/* "k=v,..." list, validated; "" = none */
 	enum otlp_compression compression;
+	enum otlp_protocol protocol;
 	uint64_t timeout_ms;		/* 0 before resolution = not given */
 };
 
@@ -111,6 +118,7 @@ struct obi_config {
 	/* OTLP export (OTEL_EXPORTER_OTLP_{,TRACES_,METRICS_}*); see struct otlp_signal */
 	char otlp_headers[CONFIG_KV_LIST_MAX];	/* OTEL_EXPORTER_OTLP_HEADERS */
 	enum otlp_compression otlp_compression;	/* OTEL_EXPORTER_OTLP_COMPRESSION */
+	enum otlp_protocol otlp_protocol;	/* OTEL_EXPORTER_OTLP_PROTOCOL */
 	uint64_t otlp_timeout_ms;		/* OTEL_EXPORTER_OTLP_TIMEOUT */
 	struct otlp_signal traces, metrics;
 	char resource_attributes[CONFIG_KV_LIST_MAX];	/* OTEL_RESOURCE_ATTRIBUTES, validated */

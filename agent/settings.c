@@ -45,7 +45,9 @@ SET(metrics_headers,
     settings_parse_kv(cfg->metrics.headers, sizeof(cfg->metrics.headers), val, true, why))
 SET(resource_attributes, settings_parse_kv(cfg->resource_attributes,
 					   sizeof(cfg->resource_attributes), val, false, why))
-SET(protocol, settings_parse_protocol(val, why))
+SET(protocol, settings_parse_protocol(val, &cfg->otlp_protocol, why))
+SET(traces_protocol, settings_parse_protocol(val, &cfg->traces.protocol, why))
+SET(metrics_protocol, settings_parse_protocol(val, &cfg->metrics.protocol, why))
 SET(compression, settings_parse_compression(val, &cfg->otlp_compression, why))
 SET(traces_compression, settings_parse_compression(val, &cfg->traces.compression, why))
 SET(metrics_compression, settings_parse_compression(val, &cfg->metrics.compression, why))
@@ -96,6 +98,11 @@ static const char *compression_name(enum otlp_compression c)
 	return c == OTLP_COMPRESSION_GZIP ? "gzip" : "none";
 }
 
+static const char *protocol_name(enum otlp_protocol p)
+{
+	return p == OTLP_PROTOCOL_HTTP_JSON ? "http/json" : "http/protobuf";
+}
+
 #define SHOW(name, ...)                                                                     \
 	static void show_##name(const struct obi_config *cfg, char *buf, size_t size)      \
 	{                                                                                   \
@@ -120,7 +127,9 @@ SHOW(metrics_endpoint, snprintf(buf, size, "%s", cfg->metrics.url))
 SHOW(headers, settings_show_masked(cfg->otlp_headers, buf, size))
 SHOW(traces_headers, settings_show_masked(cfg->traces.headers, buf, size))
 SHOW(metrics_headers, settings_show_masked(cfg->metrics.headers, buf, size))
-SHOW(protocol, snprintf(buf, size, "http/protobuf"))
+SHOW(protocol, snprintf(buf, size, "%s", protocol_name(cfg->otlp_protocol)))
+SHOW(traces_protocol, snprintf(buf, size, "%s", protocol_name(cfg->traces.protocol)))
+SHOW(metrics_protocol, snprintf(buf, size, "%s", protocol_name(cfg->metrics.protocol)))
 SHOW(compression, snprintf(buf, size, "%s", compression_name(cfg->otlp_compression)))
 SHOW(traces_compression, snprintf(buf, size, "%s", compression_name(cfg->traces.compression)))
 SHOW(metrics_compression, snprintf(buf, size, "%s", compression_name(cfg->metrics.compression)))
@@ -210,14 +219,15 @@ const struct setting settings[] = {
 	  "a comma list of name=value, e.g. x-tenant=a", set_metrics_headers,
 	  show_metrics_headers },
 	{ "otlp-protocol", 0, "OTEL_EXPORTER_OTLP_PROTOCOL", NULL, SETTING_VALUE, "PROTO",
-	  "http/protobuf", "OTLP transport (only http/protobuf for now)", "http/protobuf",
+	  "http/protobuf", "OTLP transport", "http/protobuf or http/json",
 	  set_protocol, show_protocol },
 	{ "otlp-traces-protocol", 0, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 	  "otel_traces_export.protocol", SETTING_VALUE, "PROTO", NULL, "OTLP transport for spans",
-	  "http/protobuf", set_protocol, show_protocol },
+	  "http/protobuf or http/json", set_traces_protocol, show_traces_protocol },
 	{ "otlp-metrics-protocol", 0, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
 	  "otel_metrics_export.protocol", SETTING_VALUE, "PROTO", NULL,
-	  "OTLP transport for metrics", "http/protobuf", set_protocol, show_protocol },
+	  "OTLP transport for metrics", "http/protobuf or http/json", set_metrics_protocol,
+	  show_metrics_protocol },
 	{ "otlp-compression", 0, "OTEL_EXPORTER_OTLP_COMPRESSION", NULL, SETTING_VALUE, "ALG",
 	  "none", "compress export bodies", "gzip or none", set_compression, show_compression },
 	{ "otlp-traces-compression", 0, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", NULL,

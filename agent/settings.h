@@ -138,7 +138,7 @@ int settings_parse_url(char *dst, size_t size, const char *val, struct setting_w
 /* "k=v,k2=v2"; headers: every key an RFC 9110 token. */
 int settings_parse_kv(char *dst, size_t size, const char *val, bool headers,
 		      struct setting_why *why);
-int settings_parse_protocol(const char *val, struct setting_why *why);
+int settings_parse_protocol(const char *val, enum otlp_protocol *out, struct setting_why *why);
 int settings_parse_compression(const char *val, enum otlp_compression *out,
 			       struct setting_why *why);
 /* Milliseconds from 1 ms to 24 h: a plain integer when plain_ok, or a duration such as 5s. */

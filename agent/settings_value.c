@@ -372,15 +372,19 @@ int settings_parse_kv(char *dst, size_t size, const char *val, bool headers,
 
 /* --- protocol, compression -------------------------------------------------------------------- */
 
-int settings_parse_protocol(const char *val, struct setting_why *why)
+int settings_parse_protocol(const char *val, enum otlp_protocol *out, struct setting_why *why)
 {
 	struct parse_item it = parse_trim(val, val + strlen(val));
 
 	if (item_is(it, "http/protobuf"))
-		return 0;
-	if (item_is(it, "grpc") || item_is(it, "http/json"))
+		*out = OTLP_PROTOCOL_HTTP_PROTOBUF;
+	else if (item_is(it, "http/json"))
+		*out = OTLP_PROTOCOL_HTTP_JSON;
+	else if (item_is(it, "grpc"))
 		return fail(why, "not supported yet");
-	return fail(why, "unknown protocol");
+	else
+		return fail(why, "unknown protocol");
+	return 0;
 }
 
 int settings_parse_compression(const char *val, enum otlp_compression *c,

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "encode.h"
+#include "json.h"
 #include "transport.h"
 #include "core/log.h"
 #include "metrics.h"
@@ -69,6 +70,7 @@ struct otlp_exporter {
 	struct otlp_encoder *enc;   /* used by the thread only */
 	struct otlp_span_ref *refs; /* the thread's: the batch being encoded */
 	struct otlp_transport *traces_http, *metrics_http; /* used by the thread only */
+	bool traces_json, metrics_json;	       /* OTLP/JSON bodies instead of protobuf */
 	_Atomic uint64_t abort_at;	       /* set at stop: ends transfers in progress */
 	unsigned seed;			       /* jitter, the thread's */
 	bool status_logged[STATUS_LOGGED_MAX]; /* thread's: rejections logged once per status */
@@ -378,6 +380,36 @@ static uint64_t next_attempt(struct otlp_exporter *ex, struct retry *rt,
 	return now + wait;
 }
 
+/* POSTs body (protobuf; rewritten as OTLP/JSON when json) through t. True when the receiver
+ * accepted it with a partial success worth logging (*rejected, msg). */
+static bool post(struct otlp_transport *t, bool json, enum otlp_json_kind kind, const uint8_t *body,
+		 size_t len, uint64_t timeout_ms, struct otlp_response *resp, int64_t *rejected,
+		 char *msg, size_t size)
+{
+	char *js = NULL;
+	size_t jlen;
+	int err;
+
+	if (json) {
+		err = otlp_json_request(kind, body, len, &js, &jlen);
+		if (err) {
+			otlp_response_init(resp);
+			resp->err = err;
+			snprintf(resp->error, sizeof(resp->error), "json: %s", strerror(-err));
+			return false;
+		}
+		body = (const uint8_t *)js;
+		len = jlen;
+	}
+	otlp_transport_post(t, body, len, timeout_ms, resp);
+	free(js);
+	if (otlp_transport_outcome(resp) != OTLP_SENT || !resp->body_len)
+		return false;
+	err = json ? otlp_json_decode_response(resp->body, resp->body_len, rejected, msg, size)
+		   : otlp_decode_response(resp->body, resp->body_len, rejected, msg, size);
+	return !err && (*rejected || msg[0]);
+}
+
 /* POSTs the n spans at the head of the queue. Called without mu. */
 static enum otlp_outcome send_spans(struct otlp_exporter *ex, uint32_t head, uint32_t n,
 				    uint64_t timeout_ms, struct otlp_response *resp,
@@ -400,10 +432,8 @@ static enum otlp_outcome send_spans(struct otlp_exporter *ex, uint32_t head, uin
 		snprintf(resp->error, sizeof(resp->error), "encode: out of memory");
 		return OTLP_REJECTED;
 	}
-	otlp_transport_post(ex->traces_http, body, len, timeout_ms, resp);
-	if (otlp_transport_outcome(resp) == OTLP_SENT && resp->body_len &&
-	    !otlp_decode_response(resp->body, resp->body_len, rejected, msg, sizeof(msg)) &&
-	    (*rejected || msg[0]))
+	if (post(ex->traces_http, ex->traces_json, OTLP_JSON_TRACES, body, len, timeout_ms, resp,
+		 rejected, msg, sizeof(msg)))
 		log_warn("otlp: %s accepted spans partially: %lld of %u rejected: %s",
 			 ex->traces_url, (long long)*rejected, n, msg[0] ? msg : "(no message)");
 	if (*rejected < 0 || *rejected > n)
@@ -497,11 +527,8 @@ static enum otlp_outcome export_metrics(struct otlp_exporter *ex, uint64_t timeo
 	if (!err && n)
 		err = otlp_encode_metrics(ex->enc, snap, n, unix_ns(), &body, &len);
 	if (!err && n) {
-		otlp_transport_post(ex->metrics_http, body, len, timeout_ms, resp);
-		if (otlp_transport_outcome(resp) == OTLP_SENT && resp->body_len &&
-		    !otlp_decode_response(resp->body, resp->body_len, &rejected, msg,
-					  sizeof(msg)) &&
-		    (rejected || msg[0]))
+		if (post(ex->metrics_http, ex->metrics_json, OTLP_JSON_METRICS, body, len,
+			 timeout_ms, resp, &rejected, msg, sizeof(msg)))
 			log_warn(
 			    "otlp: %s accepted metrics partially: %lld data points rejected: %s",
 			    ex->metrics_url, (long long)rejected, msg[0] ? msg : "(no message)");
@@ -755,13 +782,16 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
 		ex->traces_http = otlp_transport_new(opts->traces.url, opts->traces.headers,
 						     opts->traces.compression == OTLP_COMPRESS_GZIP,
-						     &ex->abort_at);
+						     opts->traces.json, &ex->abort_at);
+		ex->traces_json = opts->traces.json;
 		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
-		ex->metrics_http = otlp_transport_new(
-		    opts->metrics.url, opts->metrics.headers,
-		    opts->metrics.compression == OTLP_COMPRESS_GZIP, &ex->abort_at);
+		ex->metrics_http =
+		    otlp_transport_new(opts->metrics.url, opts->metrics.headers,
+				       opts->metrics.compression == OTLP_COMPRESS_GZIP,
+				       opts->metrics.json, &ex->abort_at);
+		ex->metrics_json = opts->metrics.json;
 		err = ex->metrics_http ? 0 : -ENOMEM;
 	}
 	if (!err && (ex->metrics_on || ex->metrics_pull)) {

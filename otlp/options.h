@@ -34,6 +34,7 @@ struct otlp_signal_options {
 	const char *url;     /* where to POST; NULL or "": the signal is not exported */
 	const char *headers; /* "k=v,..." list, already validated; NULL or "": none */
 	enum otlp_compress compression;
+	bool json; /* OTLP/HTTP JSON (application/json), else protobuf */
 	uint64_t timeout_ms; /* of one POST; the flush at stop is bounded by the longer one */
 };
 

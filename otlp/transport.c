@@ -154,12 +154,12 @@ static int add_header(const char *key, const char *value, void *ctx)
 	return add_line(hl, key, value);
 }
 
-static int header_list(const char *headers, bool gzip, struct curl_slist **out)
+static int header_list(const char *headers, bool gzip, bool json, struct curl_slist **out)
 {
 	struct header_list hl = {0};
 	int err;
 
-	err = add_line(&hl, "Content-Type", "application/x-protobuf");
+	err = add_line(&hl, "Content-Type", json ? "application/json" : "application/x-protobuf");
 	/* no "Expect: 100-continue" round trip before larger bodies */
 	if (!err)
 		err = (hl.list = curl_slist_append(hl.list, "Expect:")) ? 0 : -ENOMEM;
@@ -211,7 +211,7 @@ static void set_options(struct otlp_transport *t)
 }
 
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
-					  const _Atomic uint64_t *abort_at)
+					  bool json, const _Atomic uint64_t *abort_at)
 {
 	struct otlp_transport *t;
 
@@ -228,7 +228,7 @@ struct otlp_transport *otlp_transport_new(const char *url, const char *headers, 
 	t->url = strdup(url);
 	t->multi = curl_multi_init();
 	t->easy = curl_easy_init();
-	if (!t->url || !t->multi || !t->easy || header_list(headers, gzip, &t->headers)) {
+	if (!t->url || !t->multi || !t->easy || header_list(headers, gzip, json, &t->headers)) {
 		otlp_transport_free(t);
 		return NULL;
 	}

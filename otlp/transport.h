@@ -28,12 +28,12 @@ struct otlp_transport;
 
 /*
  * url: where to POST. headers: "k=v,..." list (validated by the caller), may be "". gzip:
- * compress. abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in
+ * compress. json: bodies are OTLP/JSON (application/json), else protobuf. abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in
  * progress; may be NULL. Sets libcurl up on first use: call before other threads start.
  * Returns NULL when out of memory or when libcurl cannot be set up (logged).
  */
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
-					  const _Atomic uint64_t *abort_at);
+					  bool json, const _Atomic uint64_t *abort_at);
 void otlp_transport_free(struct otlp_transport *t);
 
 /* One POST, at most timeout_ms long, name resolution and connection included. Fills resp

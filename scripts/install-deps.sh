@@ -5,9 +5,9 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	# OTLP export: libcurl (every endpoint, http:// and https://); protobuf-c for the unit tests, which decode obi's output
-	# with C generated from proto/ by protoc-c
-	libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev
+	# OTLP export: libcurl (every endpoint), cJSON and protobuf-c (OTLP/JSON reads obi's
+	# protobuf back with C generated from proto/ by protoc-c; the unit tests decode with it)
+	libcurl4-openssl-dev libcjson-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file
 	libyaml-dev
 	# the Prometheus scrape endpoint (an HTTP server library)

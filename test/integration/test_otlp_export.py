@@ -5,8 +5,10 @@ definitions (otlp_receiver/): python's http.server selected by OTEL_EBPF_OPEN_PO
 GET 200 (x3), GET 404 and POST 501 to curl. Every span the JSON printer prints arrives once,
 with the same ids, times, kind, name, status and attributes, in one ResourceSpans for the
 process (resource attributes exact); the cumulative histograms count exactly these requests,
-bucket by bucket. Run three ways: base endpoint; gzip + per-signal endpoints + headers;
-OTEL_TRACES_SAMPLER=always_off (no span exported, metrics still count every request)."""
+bucket by bucket. Run four ways: base endpoint; gzip + per-signal endpoints + headers;
+OTEL_TRACES_SAMPLER=always_off (no span exported, metrics still count every request);
+OTEL_EXPORTER_OTLP_PROTOCOL=http/json (the receiver reads the JSON with the same definitions;
+the mapping's spellings checked on the raw JSON: hex ids, integer enums, int64 as strings)."""
 import os
 import socket
 import subprocess
@@ -181,7 +183,41 @@ def check_metrics(recv, printed, pid, resource):
     p.raise_if_any("OTLP metrics against the printed requests")
 
 
-def run_variant(label, extra_env, sampled=True):
+def check_json_mapping(recv):
+    """The OTLP/JSON spellings in the JSON obi sent, beyond what decoding it shows."""
+    p = h.Problems()
+    spans = points = 0
+    for req in recv.requests():
+        for rs in req.get("json", {}).get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                for sp in ss.get("spans", []):
+                    spans += 1
+                    p.true(isinstance(sp.get("traceId"), str) and len(sp["traceId"]) == 32,
+                           f"traceId as 32 hex digits: {sp.get('traceId')!r}")
+                    p.true(isinstance(sp.get("spanId"), str) and len(sp["spanId"]) == 16,
+                           f"spanId as 16 hex digits: {sp.get('spanId')!r}")
+                    p.eq("kind as an integer", sp.get("kind"), 2)
+                    p.true(isinstance(sp.get("startTimeUnixNano"), str),
+                           f"startTimeUnixNano as a string: {sp.get('startTimeUnixNano')!r}")
+                    p.true("parentSpanId" not in sp, "an empty parentSpanId is left out")
+        for rm in req.get("json", {}).get("resourceMetrics", []):
+            for sm in rm.get("scopeMetrics", []):
+                for m in sm.get("metrics", []):
+                    hist = m.get("histogram", {})
+                    p.eq(f"{m.get('name')}: aggregationTemporality",
+                         hist.get("aggregationTemporality"), 2)
+                    for dp in hist.get("dataPoints", []):
+                        points += 1
+                        p.true(isinstance(dp.get("count"), str) and
+                               all(isinstance(c, str) for c in dp.get("bucketCounts", [])),
+                               f"count and bucketCounts as strings: {dp}")
+                        p.true(all(isinstance(b, (int, float)) for b in
+                                   dp.get("explicitBounds", [])), f"explicitBounds numbers: {dp}")
+    p.true(spans >= 5 and points >= 1, f"JSON spans ({spans}) and data points ({points}) seen")
+    p.raise_if_any("OTLP/JSON mapping")
+
+
+def run_variant(label, extra_env, sampled=True, content_type="application/x-protobuf"):
     port = h.free_port()
     www = h.start_http_server(port, {"f.txt": b"a" * 1234})
     recv = ho.OtlpReceiver(name=f"otlp-receiver-{label}")
@@ -213,7 +249,7 @@ def run_variant(label, extra_env, sampled=True):
         h.check_eq(len(recv.requests("traces")), 0, "trace requests with always_off")
     for req in recv.requests():
         h.check_eq(req["status"], 200, f"receiver answer to request {req['n']} ({req['path']})")
-        h.check_eq(req["headers"].get("content-type"), "application/x-protobuf",
+        h.check_eq(req["headers"].get("content-type"), content_type,
                    f"content-type of request {req['n']}")
         h.check(req["method"] == "POST", f"request {req['n']} is a {req['method']}")
     obi.stop(expect_total=5)
@@ -242,6 +278,12 @@ def main():
     # 3: the sampler drops every span from export; metrics still see every request
     run_variant("always-off", {"OTEL_EXPORTER_OTLP_ENDPOINT": "{endpoint}",
                                "OTEL_TRACES_SAMPLER": "always_off"}, sampled=False)
+
+    # 4: OTLP/JSON for both signals
+    recv = run_variant("json", {"OTEL_EXPORTER_OTLP_ENDPOINT": "{endpoint}",
+                                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+                       content_type="application/json")
+    check_json_mapping(recv)
 
 
 h.run(main)

@@ -92,6 +92,15 @@ static void test_signal_settings(void)
 	CHECK_INT(cfg.traces.compression, OTLP_COMPRESSION_NONE);
 	CHECK_INT(cfg.traces.timeout_ms, 3000); /* the per-signal env still wins over general */
 	CHECK_INT(cfg.metrics.timeout_ms, 700);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
+	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
+	/* http/json: the general setting for both signals, a per-signal one for its signal */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_PROTOCOL=http/json")), 0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_JSON);
+	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_HTTP_JSON);
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json")), 0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
+	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_HTTP_JSON);
 }
 
 static void test_batch_and_intervals(void)
@@ -282,6 +291,7 @@ static void test_export_options(void)
 	CHECK_STR(o.metrics.headers, "");
 	CHECK_INT(o.traces.compression, OTLP_COMPRESS_GZIP);
 	CHECK_INT(o.metrics.compression, OTLP_COMPRESS_NONE);
+	CHECK(!o.traces.json && !o.metrics.json);
 	CHECK_INT(o.traces.timeout_ms, 10000);
 	CHECK_INT(o.metrics.timeout_ms, 700);
 	CHECK_STR(o.resource_attributes, "team=a");
@@ -310,13 +320,13 @@ static void test_bad_values(void)
 	} bad[] = {
 	    {"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
 	     "obi: invalid OTEL_EXPORTER_OTLP_PROTOCOL \"grpc\": not supported yet (expected "
-	     "http/protobuf)\n"},
-	    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json",
-	     "obi: invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL \"http/json\": not supported "
-	     "yet (expected http/protobuf)\n"},
+	     "http/protobuf or http/json)\n"},
+	    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
+	     "obi: invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL \"grpc\": not supported "
+	     "yet (expected http/protobuf or http/json)\n"},
 	    {"OTEL_EXPORTER_OTLP_PROTOCOL=udp",
 	     "obi: invalid OTEL_EXPORTER_OTLP_PROTOCOL \"udp\": unknown protocol (expected "
-	     "http/protobuf)\n"},
+	     "http/protobuf or http/json)\n"},
 	    {"OTEL_EXPORTER_OTLP_COMPRESSION=zstd",
 	     "obi: invalid OTEL_EXPORTER_OTLP_COMPRESSION \"zstd\": unknown compression "
 	     "(expected gzip or none)\n"},
@@ -388,7 +398,7 @@ static void test_bad_values(void)
 	/* flags are named as flags */
 	CHECK_INT(load(ARGS("--otlp-protocol=grpc"), NO_ENV), -EINVAL);
 	CHECK_STR(errors, "obi: invalid --otlp-protocol \"grpc\": not supported yet (expected "
-			  "http/protobuf)\n");
+			  "http/protobuf or http/json)\n");
 	CHECK_INT(
 	    load(ARGS("--bsp-max-queue-size", "10", "--bsp-max-export-batch-size=11"), NO_ENV),
 	    -EINVAL);

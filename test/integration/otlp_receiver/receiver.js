@@ -2,6 +2,9 @@
 // OTLP/HTTP test receiver for obi's integration tests. It decodes every request with the
 // official OpenTelemetry JS protobuf definitions (@opentelemetry/otlp-proto-exporter-base,
 // generated with protobufjs), so what obi sends is checked by code obi's authors did not write.
+// An application/json body (OTLP/JSON) is parsed, its hex ids checked and turned into bytes,
+// and read with the same definitions (fromObject), so both encodings decode to the same form;
+// the parsed JSON itself is kept too ('json') and the answer is JSON.
 //
 // usage: node receiver.js [--host 127.0.0.1] [--port N] [--out FILE]
 //                         [--fail STATUS:COUNT] [--fail-body TEXT] [--retry-after SECONDS]
@@ -62,6 +65,33 @@ function decode(type, body) {
 	return type.request.toObject(msg, { longs: String, enums: String, bytes: String });
 }
 
+const HEX_IDS = new Set(['traceId', 'spanId', 'parentSpanId']);
+
+// OTLP/JSON ids are hex strings where protobufjs' JSON form has base64: a copy with them
+// converted; anything but even-length lowercase hex throws.
+function hexToBase64(v, key) {
+	if (Array.isArray(v))
+		return v.map((x) => hexToBase64(x, null));
+	if (v && typeof v === 'object') {
+		const o = {};
+		for (const [k, x] of Object.entries(v))
+			o[k] = hexToBase64(x, k);
+		return o;
+	}
+	if (HEX_IDS.has(key)) {
+		if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v))
+			throw new Error(`${key} is not lowercase hex: ${JSON.stringify(v)}`);
+		return Buffer.from(v, 'hex').toString('base64');
+	}
+	return v;
+}
+
+function decodeJson(type, body, entry) {
+	entry.json = JSON.parse(body.toString('utf8'));
+	const msg = type.request.fromObject(hexToBase64(entry.json, null));
+	return type.request.toObject(msg, { longs: String, enums: String, bytes: String });
+}
+
 function record(entry) {
 	out.write(JSON.stringify(entry) + '\n');
 }
@@ -79,8 +109,10 @@ const server = http.createServer((req, res) => {
 		try {
 			if ((req.headers['content-encoding'] || '') === 'gzip')
 				body = zlib.gunzipSync(raw);
+			entry.isJson = (req.headers['content-type'] || '') === 'application/json';
 			if (type)
-				entry.decoded = decode(type, body);
+				entry.decoded = entry.isJson ? decodeJson(type, body, entry)
+							     : decode(type, body);
 		} catch (e) {
 			entry.error = String(e);
 		}
@@ -111,6 +143,13 @@ const server = http.createServer((req, res) => {
 		if (opts.partial && type.signal === 'traces')
 			answer.partialSuccess = { rejectedSpans: opts.partial,
 				errorMessage: 'test receiver rejected some spans' };
+		if (entry.isJson) {
+			if (answer.partialSuccess)
+				answer.partialSuccess.rejectedSpans = String(opts.partial);
+			res.writeHead(200, { 'Content-Type': 'application/json' });
+			res.end(JSON.stringify(answer));
+			return;
+		}
 		const bytes = type.response.encode(type.response.fromObject(answer)).finish();
 		res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
 		res.end(Buffer.from(bytes));
