@@ -4,6 +4,7 @@
  * environment, then the flags, and last the OTLP settings resolved per signal. What a setting
  * is, and how its value reads, is the table's (settings.c); this file only knows the order.
  */
+#define _GNU_SOURCE /* memrchr */
 #include "config.h"
 
 #include <errno.h>
@@ -173,11 +174,45 @@ static bool url_without_path(const char *url)
 /* A per-signal setting not given takes the general one; the base url gets the signal's path.
  * A per-signal url without a path gets it too, as OBI (its OpenTelemetry SDK) does: the user's
  * "otel_traces_export: endpoint: http://collector:4318" posts to /v1/traces. */
+/* The url's port is 4317, OTLP/gRPC's (OBI picks grpc then when no protocol is set). */
+static bool url_port_4317(const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *colon;
+
+	if (!host)
+		return false;
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	colon = memrchr(host, ':', (size_t)(end - host));
+	return colon && !memchr(colon, ']', (size_t)(end - colon)) && end - colon == 5 &&
+	       !strncmp(colon, ":4317", 5);
+}
+
+/* OTLP/gRPC: the endpoint names the server only (the service path is gRPC's), taken as given. */
+static void resolve_grpc_url(const struct obi_config *cfg, struct otlp_signal *sig)
+{
+	if (!sig->url[0])
+		snprintf(sig->url, sizeof(sig->url), "%s", cfg->otlp_endpoint);
+}
+
+static void resolve_protocol(const struct obi_config *cfg, struct otlp_signal *sig)
+{
+	if (sig->protocol == OTLP_PROTOCOL_UNSET)
+		sig->protocol = cfg->otlp_protocol;
+	if (sig->protocol == OTLP_PROTOCOL_UNSET)
+		sig->protocol = url_port_4317(sig->url[0] ? sig->url : cfg->otlp_endpoint)
+				    ? OTLP_PROTOCOL_GRPC
+				    : OTLP_PROTOCOL_HTTP_PROTOBUF;
+}
+
 static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig, const char *path)
 {
 	size_t len = strlen(cfg->otlp_endpoint);
 
-	if (!sig->url[0] && len) {
+	resolve_protocol(cfg, sig);
+	if (sig->protocol == OTLP_PROTOCOL_GRPC) {
+		resolve_grpc_url(cfg, sig);
+	} else if (!sig->url[0] && len) {
 		if (cfg->otlp_endpoint[len - 1] == '/')
 			len--;
 		snprintf(sig->url, sizeof(sig->url), "%.*s%s", (int)len, cfg->otlp_endpoint, path);
@@ -191,8 +226,6 @@ static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig
 		strcpy(sig->headers, cfg->otlp_headers);
 	if (sig->compression == OTLP_COMPRESSION_UNSET)
 		sig->compression = cfg->otlp_compression;
-	if (sig->protocol == OTLP_PROTOCOL_UNSET)
-		sig->protocol = cfg->otlp_protocol;
 	if (!sig->timeout_ms)
 		sig->timeout_ms = cfg->otlp_timeout_ms;
 }

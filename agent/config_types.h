@@ -72,6 +72,7 @@ enum otlp_protocol {
 	OTLP_PROTOCOL_UNSET = 0,	/* per-signal setting not given: the general one applies */
 	OTLP_PROTOCOL_HTTP_PROTOBUF = 1,
 	OTLP_PROTOCOL_HTTP_JSON = 2,
+	OTLP_PROTOCOL_GRPC = 3,
 };
 
 enum sampler_kind {

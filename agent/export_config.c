@@ -35,6 +35,7 @@ static void signal_options(const struct otlp_signal *sig, struct otlp_signal_opt
 	    sig->compression == OTLP_COMPRESSION_GZIP ? OTLP_COMPRESS_GZIP : OTLP_COMPRESS_NONE;
 	o->timeout_ms = sig->timeout_ms;
 	o->json = sig->protocol == OTLP_PROTOCOL_HTTP_JSON;
+	o->grpc = sig->protocol == OTLP_PROTOCOL_GRPC;
 }
 
 void export_config_otlp(const struct obi_config *cfg, struct otlp_options *opts)

@@ -100,7 +100,9 @@ static const char *compression_name(enum otlp_compression c)
 
 static const char *protocol_name(enum otlp_protocol p)
 {
-	return p == OTLP_PROTOCOL_HTTP_JSON ? "http/json" : "http/protobuf";
+	return p == OTLP_PROTOCOL_HTTP_JSON ? "http/json"
+	       : p == OTLP_PROTOCOL_GRPC    ? "grpc"
+					    : "http/protobuf";
 }
 
 #define SHOW(name, ...)                                                                     \
@@ -219,14 +221,14 @@ const struct setting settings[] = {
 	  "a comma list of name=value, e.g. x-tenant=a", set_metrics_headers,
 	  show_metrics_headers },
 	{ "otlp-protocol", 0, "OTEL_EXPORTER_OTLP_PROTOCOL", NULL, SETTING_VALUE, "PROTO",
-	  "http/protobuf", "OTLP transport", "http/protobuf or http/json",
-	  set_protocol, show_protocol },
+	  NULL, "OTLP transport; unset: grpc for an endpoint on port 4317, else http/protobuf",
+	  "http/protobuf, http/json or grpc", set_protocol, show_protocol },
 	{ "otlp-traces-protocol", 0, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 	  "otel_traces_export.protocol", SETTING_VALUE, "PROTO", NULL, "OTLP transport for spans",
-	  "http/protobuf or http/json", set_traces_protocol, show_traces_protocol },
+	  "http/protobuf, http/json or grpc", set_traces_protocol, show_traces_protocol },
 	{ "otlp-metrics-protocol", 0, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
 	  "otel_metrics_export.protocol", SETTING_VALUE, "PROTO", NULL,
-	  "OTLP transport for metrics", "http/protobuf or http/json", set_metrics_protocol,
+	  "OTLP transport for metrics", "http/protobuf, http/json or grpc", set_metrics_protocol,
 	  show_metrics_protocol },
 	{ "otlp-compression", 0, "OTEL_EXPORTER_OTLP_COMPRESSION", NULL, SETTING_VALUE, "ALG",
 	  "none", "compress export bodies", "gzip or none", set_compression, show_compression },

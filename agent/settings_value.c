@@ -381,7 +381,7 @@ int settings_parse_protocol(const char *val, enum otlp_protocol *out, struct set
 	else if (item_is(it, "http/json"))
 		*out = OTLP_PROTOCOL_HTTP_JSON;
 	else if (item_is(it, "grpc"))
-		return fail(why, "not supported yet");
+		*out = OTLP_PROTOCOL_GRPC;
 	else
 		return fail(why, "unknown protocol");
 	return 0;

@@ -298,6 +298,28 @@ static void describe_body(const struct otlp_response *r, char *out, size_t size)
 	out[k < size ? k : size - 1] = '\0';
 }
 
+/* The OTLP/gRPC services' Export methods (the collector protos trace_service.proto, metrics_service.proto) */
+#define TRACES_GRPC_METHOD  "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#define METRICS_GRPC_METHOD "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+static struct otlp_transport *signal_transport(const struct otlp_signal_options *o,
+					       const char *grpc_method,
+					       const _Atomic uint64_t *abort_at)
+{
+	enum otlp_wire wire = o->grpc	? OTLP_WIRE_GRPC
+			      : o->json ? OTLP_WIRE_JSON
+					: OTLP_WIRE_PROTOBUF;
+
+	return otlp_transport_new(o->url, o->headers, o->compression == OTLP_COMPRESS_GZIP, wire,
+				  grpc_method, abort_at);
+}
+
+/* A gRPC call answered over HTTP 200 but failed: its status is in r->error. */
+static bool grpc_failed(const struct otlp_response *r)
+{
+	return r->status == 200 && r->error[0];
+}
+
 /* Logs a permanent rejection: the first of each status at warn with the body, later at debug. */
 static void log_rejected(struct otlp_exporter *ex, const char *what, const char *url,
 			 const struct otlp_response *r)
@@ -309,7 +331,7 @@ static void log_rejected(struct otlp_exporter *ex, const char *what, const char 
 	describe_body(r, body, sizeof(body));
 	if (r->status > 0 && r->status < STATUS_LOGGED_MAX)
 		ex->status_logged[r->status] = true;
-	if (r->status)
+	if (r->status && !grpc_failed(r))
 		log_msg(first ? LOG_WARN : LOG_DEBUG,
 			"otlp: %s rejected by %s: HTTP %ld, not retried: %s%s", what, url,
 			r->status, body[0] ? body : "(empty body)",
@@ -336,7 +358,7 @@ static uint64_t backoff_ns(struct otlp_exporter *ex, struct retry *rt, int64_t r
 /* What went wrong with one attempt, for a log line. */
 static const char *failure_text(const struct otlp_response *r, char *buf, size_t size)
 {
-	if (r->status)
+	if (r->status && !grpc_failed(r))
 		snprintf(buf, size, "HTTP %ld", r->status);
 	else
 		snprintf(buf, size, "%s", r->error);
@@ -780,18 +802,15 @@ int otlp_exporter_new(const struct otlp_options *opts, struct otlp_exporter **ou
 	if (!err && ex->traces_on) {
 		ex->queue = calloc(ex->cap, sizeof(*ex->queue));
 		ex->refs = calloc(ex->batch, sizeof(*ex->refs));
-		ex->traces_http = otlp_transport_new(opts->traces.url, opts->traces.headers,
-						     opts->traces.compression == OTLP_COMPRESS_GZIP,
-						     opts->traces.json, &ex->abort_at);
-		ex->traces_json = opts->traces.json;
+		ex->traces_http =
+		    signal_transport(&opts->traces, TRACES_GRPC_METHOD, &ex->abort_at);
+		ex->traces_json = opts->traces.json && !opts->traces.grpc;
 		err = ex->queue && ex->refs && ex->traces_http ? 0 : -ENOMEM;
 	}
 	if (!err && ex->metrics_on) {
 		ex->metrics_http =
-		    otlp_transport_new(opts->metrics.url, opts->metrics.headers,
-				       opts->metrics.compression == OTLP_COMPRESS_GZIP,
-				       opts->metrics.json, &ex->abort_at);
-		ex->metrics_json = opts->metrics.json;
+		    signal_transport(&opts->metrics, METRICS_GRPC_METHOD, &ex->abort_at);
+		ex->metrics_json = opts->metrics.json && !opts->metrics.grpc;
 		err = ex->metrics_http ? 0 : -ENOMEM;
 	}
 	if (!err && (ex->metrics_on || ex->metrics_pull)) {

@@ -34,7 +34,8 @@ struct otlp_signal_options {
 	const char *url;     /* where to POST; NULL or "": the signal is not exported */
 	const char *headers; /* "k=v,..." list, already validated; NULL or "": none */
 	enum otlp_compress compression;
-	bool json; /* OTLP/HTTP JSON (application/json), else protobuf */
+	bool json;	     /* OTLP/HTTP JSON (application/json), else protobuf */
+	bool grpc;	     /* OTLP/gRPC to url's scheme://host:port (its path is not used) */
 	uint64_t timeout_ms; /* of one POST; the flush at stop is bounded by the longer one */
 };
 

@@ -22,6 +22,11 @@ struct otlp_response {
 	uint8_t *body;		/* the first OTLP_RESPONSE_MAX bytes, malloc'ed (may be NULL) */
 	size_t body_len, body_cap;
 	bool protobuf; /* Content-Type: application/x-protobuf */
+	/* OTLP/gRPC, from the headers or trailers */
+	int grpc_status;	/* grpc-status, -1 when none came */
+	char grpc_message[256]; /* grpc-message, percent-decoded */
+	int64_t
+	    grpc_retry_ms; /* google.rpc.RetryInfo's delay in grpc-status-details-bin, else -1 */
 };
 
 /* Empties resp before a transfer: no status, no body, no Retry-After. */
@@ -38,6 +43,10 @@ void otlp_response_body(struct otlp_response *r, const void *data, size_t len);
  * surrounding spaces, written into out (truncated to size); NULL otherwise. */
 const char *otlp_response_header_value(const char *line, size_t len, const char *name, char *out,
 				       size_t size);
+
+/* The retry delay (ms) of a google.rpc.RetryInfo in a base64 grpc-status-details-bin value, 0
+ * when it has none, -1 when there is no RetryInfo or the value does not decode. */
+int64_t otlp_grpc_retry_info_ms(const char *details_b64);
 
 /* A Retry-After value: delay-seconds or an HTTP date (relative to now). -1 when unreadable. */
 int64_t otlp_retry_after_ms(const char *value, time_t now);

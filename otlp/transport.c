@@ -32,6 +32,9 @@ struct otlp_transport {
 	struct curl_slist *headers;
 	char *url;
 	bool gzip;
+	enum otlp_wire wire;
+	uint8_t *frame; /* gRPC: the 5-byte prefix and the message */
+	size_t frame_cap;
 	const _Atomic uint64_t *abort_at;
 	char errbuf[CURL_ERROR_SIZE];
 	struct otlp_response *resp; /* the transfer in progress */
@@ -52,10 +55,43 @@ static uint64_t mono_ns(void)
 
 /* --- outcome ---------------------------------------------------------------------------------- */
 
+/* gRPC status codes (grpc/doc/statuscodes.md) */
+enum {
+	GRPC_OK = 0,
+	GRPC_CANCELLED = 1,
+	GRPC_DEADLINE_EXCEEDED = 4,
+	GRPC_RESOURCE_EXHAUSTED = 8,
+	GRPC_ABORTED = 10,
+	GRPC_OUT_OF_RANGE = 11,
+	GRPC_UNAVAILABLE = 14,
+	GRPC_DATA_LOSS = 15,
+};
+
+static enum otlp_outcome grpc_outcome(const struct otlp_response *r)
+{
+	switch (r->grpc_status) {
+	case GRPC_OK:
+		return OTLP_SENT;
+	case GRPC_CANCELLED:
+	case GRPC_DEADLINE_EXCEEDED:
+	case GRPC_ABORTED:
+	case GRPC_OUT_OF_RANGE:
+	case GRPC_UNAVAILABLE:
+	case GRPC_DATA_LOSS:
+		return OTLP_RETRY;
+	case GRPC_RESOURCE_EXHAUSTED:
+		return r->grpc_retry_ms >= 0 ? OTLP_RETRY : OTLP_REJECTED;
+	}
+	return OTLP_REJECTED;
+}
+
 enum otlp_outcome otlp_transport_outcome(const struct otlp_response *r)
 {
 	if (r->err)
 		return r->err == -EINVAL || r->err == -EPROTONOSUPPORT ? OTLP_REJECTED : OTLP_RETRY;
+	/* a gRPC answer over HTTP 200 carries its own status */
+	if (r->status == 200 && r->grpc_status >= 0)
+		return grpc_outcome(r);
 	if (r->status >= 200 && r->status < 300)
 		return OTLP_SENT;
 	switch (r->status) {
@@ -154,17 +190,24 @@ static int add_header(const char *key, const char *value, void *ctx)
 	return add_line(hl, key, value);
 }
 
-static int header_list(const char *headers, bool gzip, bool json, struct curl_slist **out)
+static int header_list(const char *headers, bool gzip, enum otlp_wire wire, struct curl_slist **out)
 {
+	static const char *const type[] = {"application/x-protobuf", "application/json",
+					   "application/grpc"};
 	struct header_list hl = {0};
 	int err;
 
-	err = add_line(&hl, "Content-Type", json ? "application/json" : "application/x-protobuf");
+	err = add_line(&hl, "Content-Type", type[wire]);
 	/* no "Expect: 100-continue" round trip before larger bodies */
 	if (!err)
 		err = (hl.list = curl_slist_append(hl.list, "Expect:")) ? 0 : -ENOMEM;
+	/* gRPC: trailers asked for (they carry grpc-status); a compressed message says so in its
+	 * prefix and in grpc-encoding, HTTP's content coding is not used */
+	if (!err && wire == OTLP_WIRE_GRPC)
+		err = add_line(&hl, "TE", "trailers");
 	if (!err && gzip)
-		err = add_line(&hl, "Content-Encoding", "gzip");
+		err = add_line(&hl, wire == OTLP_WIRE_GRPC ? "grpc-encoding" : "Content-Encoding",
+			       "gzip");
 	if (!err)
 		err = parse_kv_list(headers ? headers : "", add_header, &hl, NULL, 0);
 	if (!err && !hl.user_agent)
@@ -208,10 +251,33 @@ static void set_options(struct otlp_transport *t)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	/* a new connection per gRPC call: with libcurl 7.88 the second call on a kept HTTP/2
+	 * connection fails ("Error in the HTTP2 framing layer") against grpcio */
+	if (t->wire == OTLP_WIRE_GRPC)
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	if (t->wire == OTLP_WIRE_GRPC)
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+				 strncasecmp(t->url, "https://", 8)
+				     ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+				     : CURL_HTTP_VERSION_2TLS);
+}
+
+/* gRPC's url: scheme://host:port of url, then the method's path. */
+static char *grpc_url(const char *url, const char *method)
+{
+	const char *host = strstr(url, "://");
+	size_t n = host ? (size_t)(host + 3 - url) + strcspn(host + 3, "/?#") : strlen(url);
+	size_t size = n + strlen(method) + 1;
+	char *out = malloc(size);
+
+	if (out)
+		snprintf(out, size, "%.*s%s", (int)n, url, method);
+	return out;
 }
 
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
-					  bool json, const _Atomic uint64_t *abort_at)
+					  enum otlp_wire wire, const char *grpc_method,
+					  const _Atomic uint64_t *abort_at)
 {
 	struct otlp_transport *t;
 
@@ -225,10 +291,12 @@ struct otlp_transport *otlp_transport_new(const char *url, const char *headers, 
 		return NULL;
 	t->gzip = gzip;
 	t->abort_at = abort_at;
-	t->url = strdup(url);
+	t->wire = wire;
+	t->url =
+	    wire == OTLP_WIRE_GRPC ? grpc_url(url, grpc_method ? grpc_method : "") : strdup(url);
 	t->multi = curl_multi_init();
 	t->easy = curl_easy_init();
-	if (!t->url || !t->multi || !t->easy || header_list(headers, gzip, json, &t->headers)) {
+	if (!t->url || !t->multi || !t->easy || header_list(headers, gzip, wire, &t->headers)) {
 		otlp_transport_free(t);
 		return NULL;
 	}
@@ -248,6 +316,7 @@ void otlp_transport_free(struct otlp_transport *t)
 	if (t->z_ready)
 		deflateEnd(&t->z);
 	free(t->zbuf);
+	free(t->frame);
 	free(t->url);
 	free(t);
 }
@@ -357,6 +426,51 @@ static void transfer(struct otlp_transport *t, const uint8_t *body, size_t len, 
 	otlp_response_free(resp);
 }
 
+/* gRPC's message framing: a compressed flag, the length (4 bytes, big endian), the message. */
+static int grpc_frame(struct otlp_transport *t, const uint8_t *msg, size_t len)
+{
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	if (len + 5 > t->frame_cap) {
+		uint8_t *grown = realloc(t->frame, len + 5);
+
+		if (!grown)
+			return -ENOMEM;
+		t->frame = grown;
+		t->frame_cap = len + 5;
+	}
+	t->frame[0] = t->gzip;
+	t->frame[1] = (uint8_t)(len >> 24);
+	t->frame[2] = (uint8_t)(len >> 16);
+	t->frame[3] = (uint8_t)(len >> 8);
+	t->frame[4] = (uint8_t)len;
+	memcpy(t->frame + 5, msg, len);
+	return 0;
+}
+
+/* A gRPC answer: the response message without its prefix (a compressed one is not read), the
+ * RetryInfo delay as the retry delay, and the status in error when not OK. */
+static void grpc_answer(struct otlp_response *r)
+{
+	bool whole = r->body_len >= 5 && r->body && !r->body[0];
+
+	if (whole) {
+		memmove(r->body, r->body + 5, r->body_len - 5);
+		r->body_len -= 5;
+		r->body[r->body_len] = '\0';
+	} else {
+		r->body_len = 0;
+	}
+	r->protobuf = whole;
+	if (r->grpc_retry_ms >= 0)
+		r->retry_after_ms = r->grpc_retry_ms;
+	if (r->status == 200 && r->grpc_status > 0)
+		snprintf(r->error, sizeof(r->error), "grpc-status %d: %s", r->grpc_status,
+			 r->grpc_message[0] ? r->grpc_message : "(no message)");
+	else if (r->status == 200 && r->grpc_status < 0 && !r->err)
+		snprintf(r->error, sizeof(r->error), "no grpc-status in the answer");
+}
+
 void otlp_transport_post(struct otlp_transport *t, const uint8_t *body, size_t len,
 			 uint64_t timeout_ms, struct otlp_response *resp)
 {
@@ -372,5 +486,16 @@ void otlp_transport_post(struct otlp_transport *t, const uint8_t *body, size_t l
 		body = t->zbuf;
 		len = zlen;
 	}
+	if (t->wire == OTLP_WIRE_GRPC) {
+		if (grpc_frame(t, body, len)) {
+			resp->err = -ENOMEM;
+			snprintf(resp->error, sizeof(resp->error), "grpc: out of memory");
+			return;
+		}
+		body = t->frame;
+		len += 5;
+	}
 	transfer(t, body, len, timeout_ms, resp);
+	if (t->wire == OTLP_WIRE_GRPC)
+		grpc_answer(resp);
 }

@@ -18,6 +18,13 @@
 
 #include "response.h"
 
+/* How a body travels. */
+enum otlp_wire {
+	OTLP_WIRE_PROTOBUF = 0, /* OTLP/HTTP, application/x-protobuf */
+	OTLP_WIRE_JSON,		/* OTLP/HTTP, application/json */
+	OTLP_WIRE_GRPC,		/* OTLP/gRPC: HTTP/2, length-prefixed message, grpc-status */
+};
+
 enum otlp_outcome {
 	OTLP_SENT = 0,
 	OTLP_RETRY,    /* transient: the same body may be sent again */
@@ -28,12 +35,15 @@ struct otlp_transport;
 
 /*
  * url: where to POST. headers: "k=v,..." list (validated by the caller), may be "". gzip:
- * compress. json: bodies are OTLP/JSON (application/json), else protobuf. abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that ends a transfer in
- * progress; may be NULL. Sets libcurl up on first use: call before other threads start.
- * Returns NULL when out of memory or when libcurl cannot be set up (logged).
+ * compress. wire: see above; for OTLP_WIRE_GRPC the POST goes to url's scheme://host:port
+ * followed by grpc_method ("/package.Service/Method"), h2c with prior knowledge for http://,
+ * HTTP/2 negotiated by ALPN for https://. abort_at: a CLOCK_MONOTONIC deadline in ns (0: none) that
+ * ends a transfer in progress; may be NULL. Sets libcurl up on first use: call before other threads
+ * start. Returns NULL when out of memory or when libcurl cannot be set up (logged).
  */
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
-					  bool json, const _Atomic uint64_t *abort_at);
+					  enum otlp_wire wire, const char *grpc_method,
+					  const _Atomic uint64_t *abort_at);
 void otlp_transport_free(struct otlp_transport *t);
 
 /* One POST, at most timeout_ms long, name resolution and connection included. Fills resp
@@ -42,7 +52,10 @@ void otlp_transport_post(struct otlp_transport *t, const uint8_t *body, size_t l
 			 uint64_t timeout_ms, struct otlp_response *resp);
 
 /* err -EINVAL (a url the transport cannot use) and -EPROTONOSUPPORT are permanent, any other
- * error is retried; then the status decides. */
+ * error is retried; then the HTTP status decides and, for gRPC, grpc-status as the OTLP
+ * specification says: OK sent; CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE,
+ * UNAVAILABLE, DATA_LOSS retried; RESOURCE_EXHAUSTED retried only with a RetryInfo (its delay
+ * then in retry_after_ms); any other code (or none) rejected. */
 enum otlp_outcome otlp_transport_outcome(const struct otlp_response *resp);
 
 #endif /* OBI_OTLP_TRANSPORT_H */

@@ -26,6 +26,8 @@ packages=(
 	# test_rx_overlap: keeps the kernel from resetting the connection the test's raw-socket
 	# peer answers
 	nftables
+	# test_otlp_grpc: a grpcio receiver decoding with classes protoc generates from proto/
+	python3-grpcio python3-protobuf protobuf-compiler
 )
 
 missing=()

@@ -779,6 +779,45 @@ static void test_sampler(void)
 
 /* --- HTTP helpers ----------------------------------------------------------------------------- */
 
+/* gRPC answers (HTTP 200, grpc-status in the trailers): the OTLP retry rules per code, and
+ * RESOURCE_EXHAUSTED retried only with a RetryInfo, read from grpc-status-details-bin. */
+static void test_grpc_outcome(void)
+{
+	/* google.rpc.Status{code 8, "slow down", [Any{RetryInfo{retry_delay 2.5 s}}]}, unpadded */
+	static const char details[] =
+	    "grpc-status-details-bin: CAgSCXNsb3cgZG93bho2Cih0eXBlLmdvb2dsZWFw"
+	    "aXMuY29tL2dvb2dsZS5ycGMuUmV0cnlJbmZvEgoKCAgCEIDKte4B\r\n";
+	static const int retried[] = {1, 4, 10, 11, 14, 15}, final[] = {2, 3, 5, 7, 9, 12, 13, 16};
+	struct otlp_response r;
+	size_t i;
+
+	otlp_response_init(&r);
+	r.status = 200;
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_SENT); /* no grpc-status: plain HTTP */
+	otlp_response_header(&r, "grpc-status: 0\r\n", 16);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_SENT);
+	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
+		r.grpc_status = retried[i];
+		CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
+	}
+	for (i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
+		r.grpc_status = final[i];
+		CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
+	}
+	otlp_response_header(&r, "grpc-status: 8", 14);
+	CHECK_INT(r.grpc_status, 8);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
+	otlp_response_header(&r, details, strlen(details));
+	CHECK_INT(r.grpc_retry_ms, 2500);
+	CHECK_INT(otlp_transport_outcome(&r), OTLP_RETRY);
+	otlp_response_header(&r, "grpc-message: too%20many%2C slow", 32);
+	CHECK_STR(r.grpc_message, "too many, slow");
+	otlp_response_header(&r, "grpc-status: x1", 15);
+	CHECK_INT(r.grpc_status, 2); /* unreadable: UNKNOWN */
+	CHECK_INT(otlp_grpc_retry_info_ms("!!"), -1);
+	CHECK_INT(otlp_grpc_retry_info_ms("CAg"), -1); /* a Status without RetryInfo */
+}
+
 static void test_retry_after_and_outcome(void)
 {
 	struct otlp_response r = {.retry_after_ms = -1};
@@ -815,6 +854,7 @@ static void test_retry_after_and_outcome(void)
 	CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
 	r.err = -EINVAL;
 	CHECK_INT(otlp_transport_outcome(&r), OTLP_REJECTED);
+	test_grpc_outcome();
 }
 
 /* --- partial success ------------------------------------------------------------------------- */

@@ -101,6 +101,27 @@ static void test_signal_settings(void)
 	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json")), 0);
 	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
 	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_HTTP_JSON);
+	/* grpc: the endpoint as given, no /v1/ path; inferred from port 4317 when no protocol is
+	 * set, for the signal whose endpoint it is */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4317")), 0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_GRPC);
+	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_GRPC);
+	CHECK_STR(cfg.traces.url, "http://c:4317");
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4317",
+				    "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf")),
+		  0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
+	CHECK_STR(cfg.traces.url, "http://c:4317/v1/traces");
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://c:43170",
+				    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=https://[::1]:4317/",
+				    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc")),
+		  0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_GRPC);
+	CHECK_STR(cfg.traces.url, "http://c:43170");
+	CHECK_INT(cfg.metrics.protocol, OTLP_PROTOCOL_GRPC);
+	CHECK_STR(cfg.metrics.url, "https://[::1]:4317/");
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=http://[::4317]:80")), 0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
 }
 
 static void test_batch_and_intervals(void)
@@ -318,15 +339,12 @@ static void test_bad_values(void)
 		const char *env;
 		const char *line;
 	} bad[] = {
-	    {"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-	     "obi: invalid OTEL_EXPORTER_OTLP_PROTOCOL \"grpc\": not supported yet (expected "
-	     "http/protobuf or http/json)\n"},
-	    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
-	     "obi: invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL \"grpc\": not supported "
-	     "yet (expected http/protobuf or http/json)\n"},
+	    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc/json",
+	     "obi: invalid OTEL_EXPORTER_OTLP_TRACES_PROTOCOL \"grpc/json\": unknown protocol "
+	     "(expected http/protobuf, http/json or grpc)\n"},
 	    {"OTEL_EXPORTER_OTLP_PROTOCOL=udp",
 	     "obi: invalid OTEL_EXPORTER_OTLP_PROTOCOL \"udp\": unknown protocol (expected "
-	     "http/protobuf or http/json)\n"},
+	     "http/protobuf, http/json or grpc)\n"},
 	    {"OTEL_EXPORTER_OTLP_COMPRESSION=zstd",
 	     "obi: invalid OTEL_EXPORTER_OTLP_COMPRESSION \"zstd\": unknown compression "
 	     "(expected gzip or none)\n"},
@@ -396,9 +414,9 @@ static void test_bad_values(void)
 		CHECK_STR(errors, bad[i].line);
 	}
 	/* flags are named as flags */
-	CHECK_INT(load(ARGS("--otlp-protocol=grpc"), NO_ENV), -EINVAL);
-	CHECK_STR(errors, "obi: invalid --otlp-protocol \"grpc\": not supported yet (expected "
-			  "http/protobuf or http/json)\n");
+	CHECK_INT(load(ARGS("--otlp-protocol=udp"), NO_ENV), -EINVAL);
+	CHECK_STR(errors, "obi: invalid --otlp-protocol \"udp\": unknown protocol (expected "
+			  "http/protobuf, http/json or grpc)\n");
 	CHECK_INT(
 	    load(ARGS("--bsp-max-queue-size", "10", "--bsp-max-export-batch-size=11"), NO_ENV),
 	    -EINVAL);
@@ -414,7 +432,7 @@ static void test_help(void)
 	    "OTEL_EXPORTER_OTLP_HEADERS",
 	    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 	    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-	    "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf",
+	    "OTEL_EXPORTER_OTLP_PROTOCOL",
 	    "OTEL_EXPORTER_OTLP_COMPRESSION, default none",
 	    "OTEL_EXPORTER_OTLP_TIMEOUT, default 10000",
 	    "OTEL_BSP_MAX_QUEUE_SIZE, default 2048",
