@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ebpf/obi.h"
 #include "settings.h"
@@ -179,20 +180,34 @@ static bool url_port_4317(const char *url)
 {
 	const char *host = strstr(url, "://"), *end, *colon;
 
-	if (!host)
-		return false;
-	host += 3;
+	host = host ? host + 3 : url;	/* host:port written without a scheme */
 	end = host + strcspn(host, "/?#");
 	colon = memrchr(host, ':', (size_t)(end - host));
 	return colon && !memchr(colon, ']', (size_t)(end - colon)) && end - colon == 5 &&
 	       !strncmp(colon, ":4317", 5);
 }
 
-/* OTLP/gRPC: the endpoint names the server only (the service path is gRPC's), taken as given. */
+static bool url_has_scheme(const char *url)
+{
+	return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
+}
+
+/* OTLP/gRPC: the endpoint names the server only (the service path is gRPC's), taken as given;
+ * one written without a scheme is https:// unless OTEL_EXPORTER_OTLP_[signal_]INSECURE is true,
+ * as the OpenTelemetry SDKs read it. */
 static void resolve_grpc_url(const struct obi_config *cfg, struct otlp_signal *sig)
 {
+	char bare[sizeof(sig->url)];
+
 	if (!sig->url[0])
 		snprintf(sig->url, sizeof(sig->url), "%s", cfg->otlp_endpoint);
+	if (!sig->url[0] || url_has_scheme(sig->url))
+		return;
+	if (sig->insecure == OTLP_INSECURE_UNSET)
+		sig->insecure = cfg->otlp_tls.insecure;
+	snprintf(bare, sizeof(bare), "%s", sig->url);
+	snprintf(sig->url, sizeof(sig->url), "%s://%.*s",
+		 sig->insecure == OTLP_INSECURE_YES ? "http" : "https", CONFIG_URL_MAX, bare);
 }
 
 static void resolve_protocol(const struct obi_config *cfg, struct otlp_signal *sig)
@@ -205,11 +220,42 @@ static void resolve_protocol(const struct obi_config *cfg, struct otlp_signal *s
 				    : OTLP_PROTOCOL_HTTP_PROTOBUF;
 }
 
-static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig, const char *path)
+/* A value found wrong only once every setting is known, reported as settings_apply reports one:
+ * where it came from, its name there, what was wrong and what is expected. */
+static void report_setting(FILE *err, const struct obi_config *cfg, const struct setting *st,
+			   const char *val, const char *reason)
+{
+	unsigned line = 0;
+
+	switch (settings_origin(st, &line)) {
+	case SETTING_ORIGIN_YAML:
+		fprintf(err, "obi: %s:%u: invalid %s ", cfg->config_path, line, st->yaml);
+		break;
+	case SETTING_ORIGIN_FLAG:
+		fprintf(err, "obi: invalid --%s ", st->flag);
+		break;
+	default:
+		fprintf(err, "obi: invalid %s ", st->env);
+		break;
+	}
+	settings_put_quoted(err, val);
+	fprintf(err, ": %s (expected %s)\n", reason, st->expected);
+}
+
+static int resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig,
+			  const char *path, const char *url_env, FILE *err)
 {
 	size_t len = strlen(cfg->otlp_endpoint);
+	const char *given = sig->url[0] ? sig->url : cfg->otlp_endpoint;
 
 	resolve_protocol(cfg, sig);
+	if (sig->protocol != OTLP_PROTOCOL_GRPC && given[0] && !url_has_scheme(given)) {
+		report_setting(err, cfg,
+			       settings_find_env(sig->url[0] ? url_env : "OTEL_EXPORTER_OTLP_ENDPOINT"),
+			       given, "not an http:// or https:// url (only an OTLP/gRPC endpoint may "
+				      "be written without a scheme)");
+		return -EINVAL;
+	}
 	if (sig->protocol == OTLP_PROTOCOL_GRPC) {
 		resolve_grpc_url(cfg, sig);
 	} else if (!sig->url[0] && len) {
@@ -228,6 +274,13 @@ static void resolve_signal(const struct obi_config *cfg, struct otlp_signal *sig
 		sig->compression = cfg->otlp_compression;
 	if (!sig->timeout_ms)
 		sig->timeout_ms = cfg->otlp_timeout_ms;
+	if (!sig->certificate[0])
+		strcpy(sig->certificate, cfg->otlp_tls.certificate);
+	if (!sig->client_certificate[0])
+		strcpy(sig->client_certificate, cfg->otlp_tls.client_certificate);
+	if (!sig->client_key[0])
+		strcpy(sig->client_key, cfg->otlp_tls.client_key);
+	return 0;
 }
 
 static int resolve_otlp(struct obi_config *cfg, FILE *err)
@@ -235,8 +288,11 @@ static int resolve_otlp(struct obi_config *cfg, FILE *err)
 	const struct setting *batch = settings_find_env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
 	unsigned line;
 
-	resolve_signal(cfg, &cfg->traces, "/v1/traces");
-	resolve_signal(cfg, &cfg->metrics, "/v1/metrics");
+	if (resolve_signal(cfg, &cfg->traces, "/v1/traces", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+			   err) ||
+	    resolve_signal(cfg, &cfg->metrics, "/v1/metrics", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+			   err))
+		return -EINVAL;
 	/* a small queue (OBI's max_queue_size: 100) shrinks the default batch with it */
 	if (cfg->bsp_max_export_batch_size > cfg->bsp_max_queue_size &&
 	    settings_origin(batch, &line) == SETTING_ORIGIN_DEFAULT)

@@ -60,6 +60,7 @@ struct selector_list {
 
 /* OTLP settings: OTEL_EXPORTER_OTLP_* and the batch, metric and sampler settings. */
 #define CONFIG_URL_MAX 1024
+#define CONFIG_TLS_PATH_MAX 1024	/* a certificate or key file */
 #define CONFIG_KV_LIST_MAX 8192	/* a "k=v,k2=v2" setting (headers, resource attributes) */
 
 enum otlp_compression {
@@ -92,6 +93,13 @@ struct otlp_signal {
 	enum otlp_compression compression;
 	enum otlp_protocol protocol;
 	uint64_t timeout_ms;		/* 0 before resolution = not given */
+	/* TLS (PEM files): CA to trust instead of the system's, client certificate and key */
+	char certificate[CONFIG_TLS_PATH_MAX], client_certificate[CONFIG_TLS_PATH_MAX];
+	char client_key[CONFIG_TLS_PATH_MAX];
+	/* OTEL_EXPORTER_OTLP_INSECURE: a gRPC endpoint given without a scheme is http:// (true)
+	 * or https:// (false, the default); an endpoint with a scheme is taken as written */
+	enum otlp_insecure { OTLP_INSECURE_UNSET = 0, OTLP_INSECURE_NO, OTLP_INSECURE_YES } insecure;
+	bool skip_verify;	/* OBI's insecure_skip_verify: https without certificate checks */
 };
 
 /* Where the kernel side sees a process's socket data (loader.c). */
@@ -120,6 +128,7 @@ struct obi_config {
 	char otlp_headers[CONFIG_KV_LIST_MAX];	/* OTEL_EXPORTER_OTLP_HEADERS */
 	enum otlp_compression otlp_compression;	/* OTEL_EXPORTER_OTLP_COMPRESSION */
 	enum otlp_protocol otlp_protocol;	/* OTEL_EXPORTER_OTLP_PROTOCOL */
+	struct otlp_signal otlp_tls;	/* OTEL_EXPORTER_OTLP_{CERTIFICATE,CLIENT_*}: TLS only */
 	uint64_t otlp_timeout_ms;		/* OTEL_EXPORTER_OTLP_TIMEOUT */
 	struct otlp_signal traces, metrics;
 	char resource_attributes[CONFIG_KV_LIST_MAX];	/* OTEL_RESOURCE_ATTRIBUTES, validated */

@@ -36,6 +36,10 @@ static void signal_options(const struct otlp_signal *sig, struct otlp_signal_opt
 	o->timeout_ms = sig->timeout_ms;
 	o->json = sig->protocol == OTLP_PROTOCOL_HTTP_JSON;
 	o->grpc = sig->protocol == OTLP_PROTOCOL_GRPC;
+	o->certificate = sig->certificate;
+	o->client_certificate = sig->client_certificate;
+	o->client_key = sig->client_key;
+	o->skip_verify = sig->skip_verify;
 }
 
 void export_config_otlp(const struct obi_config *cfg, struct otlp_options *opts)

@@ -49,6 +49,31 @@ SET(protocol, settings_parse_protocol(val, &cfg->otlp_protocol, why))
 SET(traces_protocol, settings_parse_protocol(val, &cfg->traces.protocol, why))
 SET(metrics_protocol, settings_parse_protocol(val, &cfg->metrics.protocol, why))
 SET(compression, settings_parse_compression(val, &cfg->otlp_compression, why))
+#define TLS_SET(name, sig, field)                                                           \
+	SET(name, settings_parse_text(cfg->sig.field, sizeof(cfg->sig.field), val, "path", why))
+TLS_SET(certificate, otlp_tls, certificate)
+TLS_SET(client_certificate, otlp_tls, client_certificate)
+TLS_SET(client_key, otlp_tls, client_key)
+TLS_SET(traces_certificate, traces, certificate)
+TLS_SET(traces_client_certificate, traces, client_certificate)
+TLS_SET(traces_client_key, traces, client_key)
+TLS_SET(metrics_certificate, metrics, certificate)
+TLS_SET(metrics_client_certificate, metrics, client_certificate)
+TLS_SET(metrics_client_key, metrics, client_key)
+#define INSECURE_SET(name, sig)                                                             \
+	static int set_##name(struct obi_config *cfg, const char *val, struct setting_why *why) \
+	{                                                                                      \
+		bool on;                                                                       \
+		int ret = settings_parse_bool(val, &on, why);                                  \
+		if (!ret)                                                                      \
+			cfg->sig.insecure = on ? OTLP_INSECURE_YES : OTLP_INSECURE_NO;         \
+		return ret;                                                                    \
+	}
+INSECURE_SET(insecure, otlp_tls)
+INSECURE_SET(traces_insecure, traces)
+INSECURE_SET(metrics_insecure, metrics)
+SET(traces_skip_verify, settings_parse_bool(val, &cfg->traces.skip_verify, why))
+SET(metrics_skip_verify, settings_parse_bool(val, &cfg->metrics.skip_verify, why))
 SET(traces_compression, settings_parse_compression(val, &cfg->traces.compression, why))
 SET(metrics_compression, settings_parse_compression(val, &cfg->metrics.compression, why))
 SET(timeout, settings_parse_ms(val, true, &cfg->otlp_timeout_ms, why))
@@ -133,6 +158,26 @@ SHOW(protocol, snprintf(buf, size, "%s", protocol_name(cfg->otlp_protocol)))
 SHOW(traces_protocol, snprintf(buf, size, "%s", protocol_name(cfg->traces.protocol)))
 SHOW(metrics_protocol, snprintf(buf, size, "%s", protocol_name(cfg->metrics.protocol)))
 SHOW(compression, snprintf(buf, size, "%s", compression_name(cfg->otlp_compression)))
+#define TLS_SHOW(name, sig, field) SHOW(name, snprintf(buf, size, "%s", cfg->sig.field))
+TLS_SHOW(certificate, otlp_tls, certificate)
+TLS_SHOW(client_certificate, otlp_tls, client_certificate)
+TLS_SHOW(client_key, otlp_tls, client_key)
+TLS_SHOW(traces_certificate, traces, certificate)
+TLS_SHOW(traces_client_certificate, traces, client_certificate)
+TLS_SHOW(traces_client_key, traces, client_key)
+TLS_SHOW(metrics_certificate, metrics, certificate)
+TLS_SHOW(metrics_client_certificate, metrics, client_certificate)
+TLS_SHOW(metrics_client_key, metrics, client_key)
+#define INSECURE_SHOW(name, sig)                                                            \
+	SHOW(name, snprintf(buf, size, "%s",                                                \
+			    cfg->sig.insecure == OTLP_INSECURE_YES ? "true"                     \
+			    : cfg->sig.insecure == OTLP_INSECURE_NO ? "false"                   \
+								     : ""))
+INSECURE_SHOW(insecure, otlp_tls)
+INSECURE_SHOW(traces_insecure, traces)
+INSECURE_SHOW(metrics_insecure, metrics)
+SHOW(traces_skip_verify, snprintf(buf, size, "%s", cfg->traces.skip_verify ? "true" : "false"))
+SHOW(metrics_skip_verify, snprintf(buf, size, "%s", cfg->metrics.skip_verify ? "true" : "false"))
 SHOW(traces_compression, snprintf(buf, size, "%s", compression_name(cfg->traces.compression)))
 SHOW(metrics_compression, snprintf(buf, size, "%s", compression_name(cfg->metrics.compression)))
 SHOW(timeout, snprintf(buf, size, "%llu", (unsigned long long)cfg->otlp_timeout_ms))
@@ -197,7 +242,8 @@ const struct setting settings[] = {
 	  "kernel has them; no syscall is slowed down) or syscall tracepoints",
 	  "auto, sockets or syscalls", set_data_hooks, show_data_hooks },
 	{ "otlp-endpoint", 0, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL, SETTING_VALUE, "URL", NULL,
-	  "export spans and metrics with OTLP/HTTP to <URL>/v1/traces and <URL>/v1/metrics",
+	  "export spans and metrics to <URL>/v1/traces and <URL>/v1/metrics (OTLP/HTTP) or to "
+	  "<URL> (OTLP/gRPC, where host:port without a scheme is accepted too)",
 	  "an http:// or https:// url, e.g. http://localhost:4318", set_endpoint, show_endpoint },
 	{ "otlp-traces-endpoint", 0, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 	  "otel_traces_export.endpoint", SETTING_VALUE, "URL", NULL,
@@ -230,6 +276,46 @@ const struct setting settings[] = {
 	  "otel_metrics_export.protocol", SETTING_VALUE, "PROTO", NULL,
 	  "OTLP transport for metrics", "http/protobuf, http/json or grpc", set_metrics_protocol,
 	  show_metrics_protocol },
+#define TLS_ROW(flag, env, what, name)                                                      \
+	{ flag, 0, env, NULL, SETTING_VALUE, "FILE", NULL, what, "a PEM file", set_##name,       \
+	  show_##name }
+	TLS_ROW("otlp-certificate", "OTEL_EXPORTER_OTLP_CERTIFICATE",
+		"CA certificate(s) trusted for https endpoints instead of the system's", certificate),
+	TLS_ROW("otlp-client-certificate", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+		"client certificate presented to https endpoints", client_certificate),
+	TLS_ROW("otlp-client-key", "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+		"private key of the client certificate", client_key),
+	TLS_ROW("otlp-traces-certificate", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+		"CA certificate(s) for the span endpoint", traces_certificate),
+	TLS_ROW("otlp-traces-client-certificate", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+		"client certificate for the span endpoint", traces_client_certificate),
+	TLS_ROW("otlp-traces-client-key", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+		"client key for the span endpoint", traces_client_key),
+	TLS_ROW("otlp-metrics-certificate", "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+		"CA certificate(s) for the metrics endpoint", metrics_certificate),
+	TLS_ROW("otlp-metrics-client-certificate",
+		"OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+		"client certificate for the metrics endpoint", metrics_client_certificate),
+	TLS_ROW("otlp-metrics-client-key", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+		"client key for the metrics endpoint", metrics_client_key),
+#define INSECURE_ROW(flag, env, what, name)                                                 \
+	{ flag, 0, env, NULL, SETTING_VALUE, "BOOL", NULL, what, "true or false", set_##name,    \
+	  show_##name }
+	INSECURE_ROW("otlp-insecure", "OTEL_EXPORTER_OTLP_INSECURE",
+		     "a gRPC endpoint written without a scheme is http:// (true) or https:// "
+		     "(false, the default)", insecure),
+	INSECURE_ROW("otlp-traces-insecure", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+		     "the same for the span endpoint", traces_insecure),
+	INSECURE_ROW("otlp-metrics-insecure", "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+		     "the same for the metrics endpoint", metrics_insecure),
+	{ "otlp-traces-insecure-skip-verify", 0, NULL, "otel_traces_export.insecure_skip_verify",
+	  SETTING_VALUE, "BOOL", "false",
+	  "https to the span endpoint without checking its certificate (testing only)",
+	  "true or false", set_traces_skip_verify, show_traces_skip_verify },
+	{ "otlp-metrics-insecure-skip-verify", 0, NULL,
+	  "otel_metrics_export.insecure_skip_verify", SETTING_VALUE, "BOOL", "false",
+	  "https to the metrics endpoint without checking its certificate (testing only)",
+	  "true or false", set_metrics_skip_verify, show_metrics_skip_verify },
 	{ "otlp-compression", 0, "OTEL_EXPORTER_OTLP_COMPRESSION", NULL, SETTING_VALUE, "ALG",
 	  "none", "compress export bodies", "gzip or none", set_compression, show_compression },
 	{ "otlp-traces-compression", 0, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", NULL,

@@ -49,7 +49,7 @@ struct setting {
 
 /* --- settings.c: the table -------------------------------------------------------------------- */
 
-#define SETTINGS_MAX 64	/* rows the table may grow to (settings.c checks) */
+#define SETTINGS_MAX 96	/* rows the table may grow to (settings.c checks) */
 
 extern const struct setting settings[];
 extern const size_t settings_count;

@@ -325,8 +325,9 @@ int settings_parse_url(char *dst, size_t size, const char *val, struct setting_w
 		scheme = 7;
 	else if (!strncasecmp(val, "https://", 8))
 		scheme = 8;
-	else
+	else if (strstr(val, "://"))
 		return fail(why, "not an http:// or https:// url");
+	/* else host:port without a scheme: only OTLP/gRPC takes one (config.c decides) */
 	if (!val[scheme] || val[scheme] == '/')
 		return fail(why, "missing host");
 	for (p = val; *p; p++)

@@ -310,8 +310,11 @@ static struct otlp_transport *signal_transport(const struct otlp_signal_options 
 			      : o->json ? OTLP_WIRE_JSON
 					: OTLP_WIRE_PROTOBUF;
 
+	struct otlp_tls tls = {o->certificate, o->client_certificate, o->client_key,
+			       o->skip_verify};
+
 	return otlp_transport_new(o->url, o->headers, o->compression == OTLP_COMPRESS_GZIP, wire,
-				  grpc_method, abort_at);
+				  grpc_method, &tls, abort_at);
 }
 
 /* A gRPC call answered over HTTP 200 but failed: its status is in r->error. */

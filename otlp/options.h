@@ -37,6 +37,10 @@ struct otlp_signal_options {
 	bool json;	     /* OTLP/HTTP JSON (application/json), else protobuf */
 	bool grpc;	     /* OTLP/gRPC to url's scheme://host:port (its path is not used) */
 	uint64_t timeout_ms; /* of one POST; the flush at stop is bounded by the longer one */
+	/* TLS, PEM files; NULL or "": libcurl's default (the system's CA store, no client cert) */
+	const char *certificate;	/* CA certificate(s) to trust */
+	const char *client_certificate, *client_key;
+	bool skip_verify;	/* https without checking the server's certificate and name */
 };
 
 struct otlp_options {

@@ -277,7 +277,7 @@ static char *grpc_url(const char *url, const char *method)
 
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
 					  enum otlp_wire wire, const char *grpc_method,
-					  const _Atomic uint64_t *abort_at)
+					  const struct otlp_tls *tls, const _Atomic uint64_t *abort_at)
 {
 	struct otlp_transport *t;
 
@@ -301,6 +301,17 @@ struct otlp_transport *otlp_transport_new(const char *url, const char *headers, 
 		return NULL;
 	}
 	set_options(t);
+	/* libcurl copies these strings */
+	if (tls && tls->certificate && tls->certificate[0])
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, tls->certificate);
+	if (tls && tls->client_certificate && tls->client_certificate[0])
+		curl_easy_setopt(t->easy, CURLOPT_SSLCERT, tls->client_certificate);
+	if (tls && tls->client_key && tls->client_key[0])
+		curl_easy_setopt(t->easy, CURLOPT_SSLKEY, tls->client_key);
+	if (tls && tls->skip_verify) {
+		curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	return t;
 }
 

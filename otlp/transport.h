@@ -33,6 +33,12 @@ enum otlp_outcome {
 
 struct otlp_transport;
 
+/* TLS files (PEM) for https://; NULL or "" fields: libcurl's defaults. */
+struct otlp_tls {
+	const char *certificate, *client_certificate, *client_key;
+	bool skip_verify;	/* neither the certificate chain nor the host name is checked */
+};
+
 /*
  * url: where to POST. headers: "k=v,..." list (validated by the caller), may be "". gzip:
  * compress. wire: see above; for OTLP_WIRE_GRPC the POST goes to url's scheme://host:port
@@ -43,7 +49,7 @@ struct otlp_transport;
  */
 struct otlp_transport *otlp_transport_new(const char *url, const char *headers, bool gzip,
 					  enum otlp_wire wire, const char *grpc_method,
-					  const _Atomic uint64_t *abort_at);
+					  const struct otlp_tls *tls, const _Atomic uint64_t *abort_at);
 void otlp_transport_free(struct otlp_transport *t);
 
 /* One POST, at most timeout_ms long, name resolution and connection included. Fills resp

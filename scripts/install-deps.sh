@@ -28,6 +28,8 @@ packages=(
 	nftables
 	# test_otlp_grpc: a grpcio receiver decoding with classes protoc generates from proto/
 	python3-grpcio python3-protobuf protobuf-compiler
+	# (and google.rpc.Status for its RESOURCE_EXHAUSTED answers: protobuf's any.proto, duration.proto)
+	libprotobuf-dev
 )
 
 missing=()

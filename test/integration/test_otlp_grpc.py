@@ -8,7 +8,11 @@ generates from proto/): python's http.server answers GET 200 (x3) and GET 404 to
 2. grpc set explicitly, gzip (compressed messages, which grpcio inflates by grpc-encoding), the
    receiver answers UNAVAILABLE twice: retried, then every span arrives.
 3. a receiver that never answers: SIGTERM ends obi within OTEL_EXPORTER_OTLP_TIMEOUT (1 s) and
-   a margin, the spans counted as failed."""
+   a margin, the spans counted as failed.
+4. the endpoint written host:port without a scheme, OTEL_EXPORTER_OTLP_INSECURE=true (h2c); the
+   receiver answers RESOURCE_EXHAUSTED with a google.rpc.RetryInfo of 1.5 s: the export is
+   retried no sooner than that delay, then every span arrives.
+5. RESOURCE_EXHAUSTED without RetryInfo is final: one trace request, the spans counted failed."""
 import os
 import socket
 import subprocess
@@ -162,8 +166,46 @@ def test_dead_collector():
     recv.kill()
 
 
+def test_exhausted_retry_info():
+    recv = GrpcReceiver(args=["--exhausted", "1", "--retry-delay", "1500"])
+    port, www, obi = start(f"127.0.0.1:{recv.port}",
+                           {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+                            "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+    traffic(port)
+    printed = obi.wait_spans(4, what="printed spans")
+    recv.wait_for(lambda r: len(r.spans()) >= 4, 20, "4 spans after RESOURCE_EXHAUSTED")
+    check_spans(printed, recv)
+    reqs = recv.requests("traces")
+    h.check_eq([r["status"] for r in reqs[:2]], ["RESOURCE_EXHAUSTED", 200],
+               "trace requests' answers")
+    gap = reqs[1]["time_ms"] - reqs[0]["time_ms"]
+    h.check(gap >= 1400, f"retried {gap} ms after RESOURCE_EXHAUSTED asking for 1500 ms")
+    obi.stop(expect_total=4)
+    h.check("spans_exported=4 " in obi.stderr(), "otlp summary without spans_exported=4")
+    recv.kill()
+
+
+def test_exhausted_final():
+    recv = GrpcReceiver(args=["--exhausted", "1000"])
+    port, www, obi = start(recv.endpoint, {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                                           "OTEL_METRIC_EXPORT_INTERVAL": "600000"})
+    traffic(port)
+    obi.wait_spans(4, what="printed spans")
+    recv.wait_for(lambda r: len(r.requests("traces")) >= 1, 10, "a trace request")
+    obi.wait_stderr(r"WARN .*otlp: export spans .*RESOURCE_EXHAUSTED|WARN .*otlp: .*status 8", 10,
+                    "the final RESOURCE_EXHAUSTED logged")
+    time.sleep(1.5)  # a retry, if one were made, would come within the first backoff
+    h.check_eq(len(recv.requests("traces")), 1, "trace requests after a final RESOURCE_EXHAUSTED")
+    obi.stop(expect_total=4)
+    h.check("spans_exported=0 " in obi.stderr() and "spans_failed=4 " in obi.stderr(),
+            "the 4 spans should be counted failed after RESOURCE_EXHAUSTED without RetryInfo")
+    recv.kill()
+
+
 def main():
-    for t in (test_inferred, test_unavailable_retried, test_dead_collector):
+    for t in (test_inferred, test_unavailable_retried, test_dead_collector,
+              test_exhausted_retry_info, test_exhausted_final):
         t0 = time.monotonic()
         try:
             t()

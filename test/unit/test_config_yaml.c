@@ -169,6 +169,19 @@ static void test_precedence(void)
 	CHECK(strstr(errors, "\"/nonexistent/x.yaml\""));
 	free(env_path);
 
+	/* OBI's insecure_skip_verify, per signal */
+	CHECK_INT(load_yaml("otel_traces_export:\n  endpoint: https://t:4318\n"
+			    "  insecure_skip_verify: true\n"
+			    "otel_metrics_export:\n  endpoint: https://m:4318\n",
+			    NO_ENV),
+		  0);
+	CHECK_STR(errors, "");
+	CHECK(cfg.traces.skip_verify);
+	CHECK(!cfg.metrics.skip_verify);
+	CHECK_INT(load_yaml("otel_metrics_export:\n  insecure_skip_verify: yes please\n", NO_ENV),
+		  -EINVAL);
+	CHECK(strstr(errors, "insecure_skip_verify") != NULL);
+
 	/* a value left empty in the file is not set */
 	CHECK_INT(load_yaml("log_level:\ntrace_printer: ~\notel_traces_export:\n", NO_ENV), 0);
 	CHECK_STR(errors, "");
@@ -205,7 +218,8 @@ static void test_errors(void)
 		    "(expected a number from 0 to 1, e.g. 0.25)");
 	check_error("otel_metrics_export:\n  endpoint: otel-collector:4318\n",
 		    ":2: invalid otel_metrics_export.endpoint \"otel-collector:4318\": not an "
-		    "http:// or https:// url (expected an http:// or https:// url, e.g. "
+		    "http:// or https:// url (only an OTLP/gRPC endpoint may be written without "
+		    "a scheme) (expected an http:// or https:// url, e.g. "
 		    "http://localhost:4318/v1/metrics)");
 	check_error("otel_metrics_export:\n  interval: 15\n",
 		    ":2: invalid otel_metrics_export.interval \"15\": missing unit (expected a "

@@ -124,6 +124,58 @@ static void test_signal_settings(void)
 	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_HTTP_PROTOBUF);
 }
 
+/* TLS files (general, per signal), OTEL_EXPORTER_OTLP_INSECURE for a gRPC endpoint written
+ * without a scheme, and what reaches the exporter's options. */
+static void test_tls_settings(void)
+{
+	struct otlp_options o;
+
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=https://c:4318",
+				    "OTEL_EXPORTER_OTLP_CERTIFICATE=/ca.pem",
+				    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=/cert.pem",
+				    "OTEL_EXPORTER_OTLP_CLIENT_KEY=/key.pem",
+				    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE=/mca.pem",
+				    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=/mkey.pem")),
+		  0);
+	CHECK_STR(errors, "");
+	export_config_otlp(&cfg, &o);
+	CHECK_STR(o.traces.certificate, "/ca.pem");
+	CHECK_STR(o.traces.client_certificate, "/cert.pem");
+	CHECK_STR(o.traces.client_key, "/key.pem");
+	CHECK_STR(o.metrics.certificate, "/mca.pem");
+	CHECK_STR(o.metrics.client_certificate, "/cert.pem");
+	CHECK_STR(o.metrics.client_key, "/mkey.pem");
+	CHECK(!o.traces.skip_verify && !o.metrics.skip_verify);
+
+	/* host:port: gRPC (inferred from 4317 or asked for), https unless INSECURE is true */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=collector:4317")), 0);
+	CHECK_INT(cfg.traces.protocol, OTLP_PROTOCOL_GRPC);
+	CHECK_STR(cfg.traces.url, "https://collector:4317");
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=collector:4317",
+				    "OTEL_EXPORTER_OTLP_INSECURE=true")),
+		  0);
+	CHECK_STR(cfg.traces.url, "http://collector:4317");
+	CHECK_STR(cfg.metrics.url, "http://collector:4317");
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=collector:9000",
+				    "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+				    "OTEL_EXPORTER_OTLP_INSECURE=true",
+				    "OTEL_EXPORTER_OTLP_METRICS_INSECURE=false")),
+		  0);
+	CHECK_STR(cfg.traces.url, "http://collector:9000");
+	CHECK_STR(cfg.metrics.url, "https://collector:9000");
+	/* a scheme wins over INSECURE */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=https://collector:4317",
+				    "OTEL_EXPORTER_OTLP_INSECURE=true")),
+		  0);
+	CHECK_STR(cfg.traces.url, "https://collector:4317");
+	/* OTLP/HTTP needs its scheme */
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318")), -EINVAL);
+	CHECK(strstr(errors, "invalid OTEL_EXPORTER_OTLP_ENDPOINT \"collector:4318\": not an http") != NULL);
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_INSECURE=maybe")), -EINVAL);
+	CHECK(strstr(errors, "OTEL_EXPORTER_OTLP_INSECURE") != NULL);
+	CHECK_INT(load(NO_ARGS, ENV("OTEL_EXPORTER_OTLP_ENDPOINT=ftp://c:21")), -EINVAL);
+}
+
 static void test_batch_and_intervals(void)
 {
 	CHECK_INT(
@@ -399,8 +451,8 @@ static void test_bad_values(void)
 	     "comma list of key=value, e.g. deployment.environment=prod)\n"},
 	    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector:4318",
 	     "obi: invalid OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \"collector:4318\": not an "
-	     "http:// or https:// url (expected an http:// or https:// url, e.g. "
-	     "http://localhost:4318/v1/traces)\n"},
+	     "http:// or https:// url (only an OTLP/gRPC endpoint may be written without a "
+	     "scheme) (expected an http:// or https:// url, e.g. http://localhost:4318/v1/traces)\n"},
 	    {"OTEL_EBPF_METRICS_TTL=forever",
 	     "obi: invalid OTEL_EBPF_METRICS_TTL \"forever\": not a duration (expected a "
 	     "duration such as 5m or 30s, 1 ms to 24 h)\n"},
@@ -467,6 +519,7 @@ int main(void)
 	test_defaults();
 	test_endpoints();
 	test_signal_settings();
+	test_tls_settings();
 	test_batch_and_intervals();
 	test_durations();
 	test_kv_lists();

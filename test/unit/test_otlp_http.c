@@ -173,7 +173,7 @@ static struct otlp_transport *client(const char *path, const char *headers, bool
 	struct otlp_transport *h;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", srv.port, path);
-	h = otlp_transport_new(url, headers, gzip, OTLP_WIRE_PROTOBUF, NULL, abort_at);
+	h = otlp_transport_new(url, headers, gzip, OTLP_WIRE_PROTOBUF, NULL, NULL, abort_at);
 	CHECK(h != NULL);
 	return h;
 }
@@ -401,7 +401,7 @@ static void test_failures(void)
 
 	/* a name that does not resolve: an error (or the timeout), never longer than it */
 	h = otlp_transport_new("http://obi-unresolvable.invalid:4318/v1/traces", "", false,
-			       OTLP_WIRE_PROTOBUF, NULL, NULL);
+			       OTLP_WIRE_PROTOBUF, NULL, NULL, NULL);
 	CHECK(h != NULL);
 	if (!h)
 		return;

@@ -9,15 +9,19 @@
 // usage: node receiver.js [--host 127.0.0.1] [--port N] [--out FILE]
 //                         [--fail STATUS:COUNT] [--fail-body TEXT] [--retry-after SECONDS]
 //                         [--hang COUNT] [--partial REJECTED]
+//                         [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
 //   --fail 500:2      answer the first 2 requests with HTTP 500 (then 200)
 //   --hang 1          accept the first request and never answer it
 //   --partial 3       answer traces with partial_success { rejected_spans: 3 }
+//   --tls-cert/--tls-key  serve https with this certificate; --client-ca: and require a client
+//                     certificate signed by it
 // Prints "listening PORT" on stdout when ready; writes one JSON object per request (JSON Lines)
 // to FILE (default stdout): path, headers, status answered, and the decoded body.
 'use strict';
 
 const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const root = require('@opentelemetry/otlp-proto-exporter-base/build/src/generated/root');
 
@@ -37,7 +41,8 @@ const TYPES = {
 
 function parseArgs(argv) {
 	const opts = { host: '127.0.0.1', port: 0, out: null, failStatus: 0, failCount: 0,
-		failBody: '', retryAfter: null, hang: 0, partial: 0 };
+		failBody: '', retryAfter: null, hang: 0, partial: 0, tlsCert: null, tlsKey: null,
+		clientCa: null };
 	for (let i = 2; i < argv.length; i++) {
 		const a = argv[i], v = argv[i + 1];
 		switch (a) {
@@ -49,6 +54,9 @@ function parseArgs(argv) {
 		case '--retry-after': opts.retryAfter = v; i++; break;
 		case '--hang': opts.hang = Number(v); i++; break;
 		case '--partial': opts.partial = Number(v); i++; break;
+		case '--tls-cert': opts.tlsCert = v; i++; break;
+		case '--tls-key': opts.tlsKey = v; i++; break;
+		case '--client-ca': opts.clientCa = v; i++; break;
 		default: throw new Error(`unknown argument ${a}`);
 		}
 	}
@@ -96,14 +104,28 @@ function record(entry) {
 	out.write(JSON.stringify(entry) + '\n');
 }
 
-const server = http.createServer((req, res) => {
+function createServer(handler) {
+	if (!opts.tlsCert)
+		return http.createServer(handler);
+	const tls = { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) };
+	if (opts.clientCa) {
+		tls.ca = fs.readFileSync(opts.clientCa);
+		tls.requestCert = true;
+		tls.rejectUnauthorized = true;
+	}
+	return https.createServer(tls, handler);
+}
+
+const server = createServer((req, res) => {
 	const chunks = [];
 	req.on('data', (c) => chunks.push(c));
 	req.on('end', () => {
 		const n = ++seen;
 		const raw = Buffer.concat(chunks);
 		const type = TYPES[req.url];
+		const peer = req.socket.getPeerCertificate ? req.socket.getPeerCertificate() : null;
 		const entry = { n, time_ms: Date.now(), method: req.method, path: req.url,
+			client_cn: peer && peer.subject ? peer.subject.CN : null,
 			headers: req.headers, bytes: raw.length, signal: type ? type.signal : null };
 		let body = raw;
 		try {
