@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Trace printers: OBI's one-line text layout and JSON Lines, one span per line on stdout.
- * Strings from traffic are escaped so that every span stays on one line (text) and every
- * line is valid JSON (json), whatever bytes the peer sent.
+ * Strings from traffic are escaped so that every span stays on one line (text), and made valid
+ * UTF-8 before cJSON writes them (json), so that every line is valid JSON whatever bytes the
+ * peer sent.
  */
 #include "printer.h"
 
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <cJSON.h>
+
 #include "core/log.h"
 
 #define NSEC_PER_USEC UINT64_C(1000)
@@ -24,9 +27,10 @@
 #define FIELD_LEN(f) (sizeof(((struct span *)0)->f) - 1)
 
 /*
- * Worst-case JSON line: every byte of a string field can become a 6-byte escape ("\u001f" or
- * "\ufffd"), so the strings take at most 6 * (method 15 + path 255 + route 255 + host 127 +
- * user agent 127 + service 127 + language 15) = 5526 bytes. The rest is bounded by
+ * Worst-case JSON line: every byte of a string field can become at most 6 bytes (cJSON's
+ * "\u001f"; a byte that is not UTF-8 becomes the 3 of U+FFFD), so the strings take at most
+ * 6 * (method 15 + path 255 + route 255 + host 127 + user agent 127 + service 127 + language 15)
+ * = 5526 bytes. The rest is bounded by
  * JSON_FIXED_MAX: key names and punctuation (~590 bytes), 11 integers of at most 20 digits
  * (220), 4 addresses of at most 45 (180), ids, flags, traceparent and time (~150) = ~1140
  * (test_printer's largest span measures 1068). A tracestate (up to 512 bytes, checked to be
@@ -174,28 +178,6 @@ static void put_text_esc(struct line *l, const char *s, size_t max)
 		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
 			put_fmt(l, "\\x%02x", p[i]);
 			k = 1;
-		} else {
-			put_mem(l, p + i, k);
-		}
-		i += k;
-	}
-}
-
-/* JSON string body per RFC 8259; bytes that are not UTF-8 become U+FFFD. */
-static void put_json_esc(struct line *l, const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strnlen(s, max), i = 0, k;
-
-	while (i < n) {
-		k = utf8_len(p + i, n - i);
-		if (k == 0) {
-			put_str(l, "\\ufffd");
-			k = 1;
-		} else if (p[i] == '"' || p[i] == '\\') {
-			put_fmt(l, "\\%c", p[i]);
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			put_fmt(l, "\\u%04x", p[i]);
 		} else {
 			put_mem(l, p + i, k);
 		}
@@ -406,127 +388,189 @@ int printer_format_text(const struct span *s, char *buf, size_t size)
 	return line_end(&l);
 }
 
-/* JSON members; every one but the first starts with a comma. */
-static void json_key(struct line *l, const char *key)
+/*
+ * JSON: the members go into a cJSON object, and cJSON writes the line (quoting and escaping
+ * included). Two things are done first, because cJSON would not: strings from traffic are made
+ * valid UTF-8 (cJSON copies bytes >= 0x80 as they are), and integers are handed over as raw
+ * JSON text, since cJSON's numbers are doubles and would round nanosecond times.
+ */
+struct json_line {
+	cJSON *obj;
+	bool failed;
+};
+
+#define JSON_CLEAN_MAX 1024 /* longest string field handed to json_str(), NUL included */
+_Static_assert(sizeof(((struct span *)0)->db_query) <= JSON_CLEAN_MAX &&
+		       sizeof(((struct span *)0)->trace_state) <= JSON_CLEAN_MAX,
+	       "json_str() buffer too small");
+
+/* Copies at most max bytes of s, each byte that starts no valid UTF-8 sequence as U+FFFD. */
+static void utf8_clean(const char *s, size_t max, char *out)
 {
-	put_fmt(l, "%s\"%s\":", l->len > 1 ? "," : "", key);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strnlen(s, max < JSON_CLEAN_MAX ? max : JSON_CLEAN_MAX - 1), i = 0, o = 0, k;
+
+	while (i < n) {
+		k = utf8_len(p + i, n - i);
+		if (k == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			k = 1;
+		} else {
+			memcpy(out + o, p + i, k);
+			o += k;
+		}
+		i += k;
+	}
+	out[o] = '\0';
 }
 
-static void json_str(struct line *l, const char *key, const char *val, size_t max)
+static void json_add(struct json_line *j, const char *key, cJSON *item)
 {
-	json_key(l, key);
-	put_str(l, "\"");
-	put_json_esc(l, val, max);
-	put_str(l, "\"");
+	/* keys are string constants: cJSON keeps the pointer instead of a copy */
+	if (!item || !cJSON_AddItemToObjectCS(j->obj, key, item)) {
+		cJSON_Delete(item);
+		j->failed = true;
+	}
 }
 
-static void json_u64(struct line *l, const char *key, uint64_t val)
+static void json_str(struct json_line *j, const char *key, const char *val, size_t max)
 {
-	json_key(l, key);
-	put_fmt(l, "%" PRIu64, val);
+	char clean[3 * JSON_CLEAN_MAX];
+
+	utf8_clean(val, max, clean);
+	json_add(j, key, cJSON_CreateString(clean));
 }
 
-static void json_time(struct line *l, const struct span *s, const struct span_view *v)
+static void json_u64(struct json_line *j, const char *key, uint64_t val)
 {
-	json_key(l, "time");
-	put_str(l, "\"");
-	put_time(l, s->start_ns, true);
-	put_str(l, "\"");
-	json_u64(l, "start_time_unix_nano", s->start_ns);
-	json_u64(l, "handler_start_unix_nano", s->handler_ns);
-	json_u64(l, "end_time_unix_nano", s->end_ns);
-	json_u64(l, "duration_ns", v->total_ns);
-	json_u64(l, "handler_duration_ns", v->handler_ns);
+	char digits[24];
+
+	snprintf(digits, sizeof(digits), "%" PRIu64, val);
+	json_add(j, key, cJSON_CreateRaw(digits));
 }
 
-static void json_ids(struct line *l, const struct span_view *v)
+static void json_time(struct json_line *j, const struct span *s, const struct span_view *v)
+{
+	char buf[64];
+	struct line l;
+
+	line_init(&l, buf, sizeof(buf));
+	put_time(&l, s->start_ns, true);
+	json_str(j, "time", buf, sizeof(buf));
+	json_u64(j, "start_time_unix_nano", s->start_ns);
+	json_u64(j, "handler_start_unix_nano", s->handler_ns);
+	json_u64(j, "end_time_unix_nano", s->end_ns);
+	json_u64(j, "duration_ns", v->total_ns);
+	json_u64(j, "handler_duration_ns", v->handler_ns);
+}
+
+static void json_ids(struct json_line *j, const struct span_view *v)
 {
 	char traceparent[64];
 
 	snprintf(traceparent, sizeof(traceparent), "00-%s-%s-%s", v->trace_id, v->span_id,
 		 v->flags);
-	json_str(l, "trace_id", v->trace_id, sizeof(v->trace_id));
-	json_str(l, "span_id", v->span_id, sizeof(v->span_id));
-	json_str(l, "parent_span_id", v->parent_id, sizeof(v->parent_id));
-	json_str(l, "trace_flags", v->flags, sizeof(v->flags));
-	json_str(l, "traceparent", traceparent, sizeof(traceparent));
+	json_str(j, "trace_id", v->trace_id, sizeof(v->trace_id));
+	json_str(j, "span_id", v->span_id, sizeof(v->span_id));
+	json_str(j, "parent_span_id", v->parent_id, sizeof(v->parent_id));
+	json_str(j, "trace_flags", v->flags, sizeof(v->flags));
+	json_str(j, "traceparent", traceparent, sizeof(traceparent));
 }
 
-static void json_http(struct line *l, const struct span *s)
+static void json_http(struct json_line *j, const struct span *s)
 {
-	json_str(l, "http.request.method", s->method, sizeof(s->method));
-	json_str(l, "url.path", s->path, sizeof(s->path));
+	json_str(j, "http.request.method", s->method, sizeof(s->method));
+	json_str(j, "url.path", s->path, sizeof(s->path));
 	if (s->route[0])
-		json_str(l, "http.route", s->route, sizeof(s->route));
-	json_u64(l, "http.response.status_code", s->status);
-	json_u64(l, "http.request.body.size", s->req_body_size);
-	json_u64(l, "http.response.body.size", s->resp_body_size);
+		json_str(j, "http.route", s->route, sizeof(s->route));
+	json_u64(j, "http.response.status_code", s->status);
+	json_u64(j, "http.request.body.size", s->req_body_size);
+	json_u64(j, "http.response.body.size", s->resp_body_size);
 }
 
 /* Database spans: the semantic conventions' db.* attributes. */
-static void json_db(struct line *l, const struct span *s)
+static void json_db(struct json_line *j, const struct span *s)
 {
-	json_str(l, "db.system.name", span_db_system_name(s), 16);
-	json_str(l, "db.operation.name", s->db_operation, sizeof(s->db_operation));
+	json_str(j, "db.system.name", span_db_system_name(s), 16);
+	json_str(j, "db.operation.name", s->db_operation, sizeof(s->db_operation));
 	if (s->db_collection[0])
-		json_str(l, "db.collection.name", s->db_collection, sizeof(s->db_collection));
+		json_str(j, "db.collection.name", s->db_collection, sizeof(s->db_collection));
 	if (s->db_namespace[0])
-		json_str(l, "db.namespace", s->db_namespace, sizeof(s->db_namespace));
+		json_str(j, "db.namespace", s->db_namespace, sizeof(s->db_namespace));
 	if (s->db_query[0])
-		json_str(l, "db.query.text", s->db_query, sizeof(s->db_query));
+		json_str(j, "db.query.text", s->db_query, sizeof(s->db_query));
 	if (s->db_status[0]) {
-		json_str(l, "db.response.status_code", s->db_status, sizeof(s->db_status));
-		json_str(l, "error.type", s->db_status, sizeof(s->db_status));
+		json_str(j, "db.response.status_code", s->db_status, sizeof(s->db_status));
+		json_str(j, "error.type", s->db_status, sizeof(s->db_status));
 	}
 }
 
-static void json_network(struct line *l, const struct span *s, const struct span_view *v)
+static void json_network(struct json_line *j, const struct span *s, const struct span_view *v)
 {
 	const struct span_addr *server = v->client ? &s->remote : &s->local;
 	const char *server_ip = v->client ? v->remote_ip : v->local_ip;
 
-	json_str(l, "server.address", v->host[0] ? v->host : server_ip, sizeof(v->host));
-	json_u64(l, "server.port", server->port);
+	json_str(j, "server.address", v->host[0] ? v->host : server_ip, sizeof(v->host));
+	json_u64(j, "server.port", server->port);
 	if (!v->client)
-		json_str(l, "client.address", v->remote_ip, sizeof(v->remote_ip));
-	json_str(l, "network.local.address", v->local_ip, sizeof(v->local_ip));
-	json_u64(l, "network.local.port", s->local.port);
-	json_str(l, "network.peer.address", v->remote_ip, sizeof(v->remote_ip));
-	json_u64(l, "network.peer.port", s->remote.port);
+		json_str(j, "client.address", v->remote_ip, sizeof(v->remote_ip));
+	json_str(j, "network.local.address", v->local_ip, sizeof(v->local_ip));
+	json_u64(j, "network.local.port", s->local.port);
+	json_str(j, "network.peer.address", v->remote_ip, sizeof(v->remote_ip));
+	json_u64(j, "network.peer.port", s->remote.port);
+}
+
+static void json_members(struct json_line *j, const struct span *s, const struct span_view *v)
+{
+	json_time(j, s, v);
+	json_str(j, "kind", v->client ? "CLIENT" : "SERVER", 8);
+	json_str(j, "type", span_type_name(s), 16);
+	json_ids(j, v);
+	if (s->trace_state[0])
+		json_str(j, "trace_state", s->trace_state, sizeof(s->trace_state));
+	if (span_is_http(s))
+		json_http(j, s);
+	else
+		json_db(j, s);
+	json_network(j, s, v);
+	if (span_is_http(s) && s->user_agent[0])
+		json_str(j, "user_agent.original", s->user_agent, sizeof(s->user_agent));
+	json_u64(j, "process.pid", s->pid);
+	json_u64(j, "thread.id", s->tid);
+	json_str(j, "service.name", s->service_name, sizeof(s->service_name));
+	json_str(j, "telemetry.sdk.language", s->language, sizeof(s->language));
+	if (s->container_id[0])
+		json_str(j, "container.id", s->container_id, sizeof(s->container_id));
+	json_add(j, "error", cJSON_CreateBool(s->error));
+	json_str(j, "otel.status_code", s->error ? "ERROR" : "UNSET", 8);
 }
 
 int printer_format_json(const struct span *s, char *buf, size_t size)
 {
+	/* cJSON wants a little more room than it writes; the line is checked against size below */
+	char out[PRINTER_LINE_MAX + 16];
+	struct json_line j = { .obj = cJSON_CreateObject() };
 	struct span_view v;
-	struct line l;
+	size_t len = 0;
 
+	if (size)
+		buf[0] = '\0';
+	if (!j.obj)
+		return -ENOMEM;
 	span_view_init(s, &v);
-	line_init(&l, buf, size);
-	put_str(&l, "{");
-	json_time(&l, s, &v);
-	json_str(&l, "kind", v.client ? "CLIENT" : "SERVER", 8);
-	json_str(&l, "type", span_type_name(s), 16);
-	json_ids(&l, &v);
-	if (s->trace_state[0])
-		json_str(&l, "trace_state", s->trace_state, sizeof(s->trace_state));
-	if (span_is_http(s))
-		json_http(&l, s);
-	else
-		json_db(&l, s);
-	json_network(&l, s, &v);
-	if (span_is_http(s) && s->user_agent[0])
-		json_str(&l, "user_agent.original", s->user_agent, sizeof(s->user_agent));
-	json_u64(&l, "process.pid", s->pid);
-	json_u64(&l, "thread.id", s->tid);
-	json_str(&l, "service.name", s->service_name, sizeof(s->service_name));
-	json_str(&l, "telemetry.sdk.language", s->language, sizeof(s->language));
-	if (s->container_id[0])
-		json_str(&l, "container.id", s->container_id, sizeof(s->container_id));
-	json_key(&l, "error");
-	put_str(&l, s->error ? "true" : "false");
-	json_str(&l, "otel.status_code", s->error ? "ERROR" : "UNSET", 8);
-	put_str(&l, "}\n");
-	return line_end(&l);
+	json_members(&j, s, &v);
+	if (!j.failed && !cJSON_PrintPreallocated(j.obj, out, (int)sizeof(out), 0))
+		j.failed = true;
+	cJSON_Delete(j.obj);
+	if (!j.failed)
+		len = strlen(out);
+	if (j.failed || len + 2 > size || len + 1 > PRINTER_LINE_MAX)
+		return -ENOSPC;
+	memcpy(buf, out, len);
+	buf[len] = '\n';
+	buf[len + 1] = '\0';
+	return (int)len + 1;
 }
 
 void printer_print(enum printer_kind kind, const struct span *s, FILE *out)
