@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -129,6 +130,24 @@ def prom_query(port, query):
     return r["data"]["result"]
 
 
+def wait_ready(port, proc):
+    """Prometheus listens before its storage is open and answers queries with 503 until
+    /-/ready says 200."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 30
+    last = None
+    while time.monotonic() < deadline:
+        h.check(proc.alive(), "prometheus exited while starting")
+        try:
+            with opener.open(f"http://127.0.0.1:{port}/-/ready", timeout=5) as f:
+                if f.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as e:
+            last = e
+        time.sleep(0.2)
+    h.check(False, f"prometheus not ready after 30 s: {last}")
+
+
 def run_prometheus(obi_port, svc, instance):
     prom = shutil.which("prometheus")
     if not prom:
@@ -143,6 +162,7 @@ def run_prometheus(obi_port, svc, instance):
     p = h.Proc([prom, f"--config.file={cfg}", f"--storage.tsdb.path={d}/data",
                 f"--web.listen-address=127.0.0.1:{web}"], name="prometheus")
     h.wait_listening(web, p, timeout=30)
+    wait_ready(web, p)
     want = {"200": GETS, "404": MISSES}
     deadline, got = time.monotonic() + 30, {}
     while time.monotonic() < deadline:
