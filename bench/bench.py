@@ -11,6 +11,8 @@ which builds obi and the paced load generator first. Scenarios:
   6 versus an SDK        Node.js bare / OpenTelemetry JS SDK / bare under obi
   7 start-up             exec -> "obi ready" -> first span
   8 database             pgbench select-only against a private postgresql-15: tps, BPF ns/query
+  9 export protocols     obi's OTLP path alone (build/exportbench): CPU per span for
+                         http/protobuf, http/json and grpc into the sink
 
 Variants of a scenario run interleaved over several rounds (the order rotates each round) and
 the tables report medians, because absolute numbers drift on shared 2-core machines. Every
@@ -20,6 +22,7 @@ is restored. Python standard library only.
 import argparse
 import datetime
 import json
+import re
 import os
 import selectors
 import shutil
@@ -885,14 +888,78 @@ class Suite:
         res["cpu_us_per_query"] = (c1 - c0) / 1e3 / q
         return res
 
+    # 9 -----------------------------------------------------------------------------------
+    def s9(self):
+        """CPU per span of obi's OTLP path for each protocol: bench/exportbench.c feeds synthetic
+        server spans at a fixed rate through the exporter into the sink, which counts them."""
+        exe = os.environ.get("EXPORTBENCH_BIN", os.path.join(ROOT, "build", "exportbench"))
+        if not os.access(exe, os.X_OK):
+            self.emit("9. Export cost per protocol", "not run: %s missing (bench/run.sh builds "
+                      "it)" % exe)
+            return
+        rounds, n, rate = self.q(5, 1), self.q(100000, 20000), 20000
+        protos = ["http/protobuf", "http/json", "grpc"]
+        runs = {p: [] for p in protos}
+        log("scenario 9: export protocols, %d rounds x %d spans at %d/s" % (rounds, n, rate))
+        for r in range(rounds):
+            for proto in rotate(protos, r):
+                x = self.s9_trial(exe, proto, n, rate)
+                runs[proto].append(x)
+                log("  round %d %-14s exporter %.3f us/span, total %.3f, sink %d of %d spans" % (
+                    r + 1, proto, x["exporter_us"], x["total_us"], x["sink_spans"], n))
+        self.raw["s9"] = runs
+        rows = []
+        for proto in protos:
+            xs = runs[proto]
+            rows.append([proto, fmt(median([x["caller_us"] for x in xs]), 3),
+                         fmt(median([x["exporter_us"] for x in xs]), 3),
+                         fmt(median([x["total_us"] for x in xs]), 3),
+                         fmt(median([x["body_bytes"] / n for x in xs]), 0),
+                         "%d / %d" % (min(x["sink_spans"] for x in xs), n),
+                         str(max(x["failed"] for x in xs))])
+        self.summary_rows += [
+            ["9 export: obi CPU per span, %s (caller + exporter thread)" % proto, "reported",
+             "%s µs" % fmt(median([x["total_us"] for x in runs[proto]]), 2), ""]
+            for proto in protos]
+        text = table(["protocol", "caller µs/span", "exporter thread µs/span", "total µs/span",
+                      "bytes/span at the sink", "spans at the sink (worst round)",
+                      "spans_failed (worst)"], rows)
+        text += ("\n\n`exportbench -n %d -r %d`: synthetic HTTP server spans of 4 processes "
+                 "through obi's exporter (queue, metrics, encoding, libcurl) into the sink, no "
+                 "BPF and no traffic; CPU from getrusage (process) and the calling thread's "
+                 "clock, so the sink's own CPU is not included. Default settings otherwise (no "
+                 "compression, batches as obi makes them). %d rounds, protocol order rotated each "
+                 "round, medians.") % (n, rate, rounds)
+        self.emit("9. Export cost per protocol", text)
+
+    def s9_trial(self, exe, proto, n, rate):
+        before = self.sink.stats()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=self.sink.endpoint,
+                   OTEL_EXPORTER_OTLP_PROTOCOL=proto)
+        p = subprocess.run([exe, "-n", str(n), "-r", str(rate)], env=env, capture_output=True,
+                           text=True, timeout=600)
+        if p.returncode:
+            raise RuntimeError("exportbench %s failed: %s" % (proto, p.stderr[-500:]))
+        after = self.sink.stats()
+        num = lambda pat: float(re.search(pat, p.stdout).group(1))
+        failed = re.search(r"spans_failed=(\d+)", p.stderr)
+        return {"caller_us": num(r"on_span \(caller\):\s+([\d.]+)"),
+                "exporter_us": num(r"exporter thread:\s+([\d.]+)"),
+                "total_us": num(r"total:\s+([\d.]+)"),
+                "sink_spans": after["spans"] - before["spans"],
+                "body_bytes": after["bytes"] - before["bytes"],
+                "bad_bodies": after["bad_bodies"] - before["bad_bodies"],
+                "failed": int(failed.group(1)) if failed else -1}
+
     # -------------------------------------------------------------------------------------
     def run(self, which):
         self.summary_rows = []
         t0 = time.monotonic()
         steps = {"1": self.s1, "2": self.s2, "3": self.s3, "5": self.s5, "6": self.s6,
-                 "7": self.s7, "8": self.s8}
+                 "7": self.s7, "8": self.s8, "9": self.s9}
         # 5 before 3/4 so that the memory peak covers the loss runs
-        for k in ("1", "2", "5", "3", "6", "7", "8"):
+        for k in ("1", "2", "5", "3", "6", "7", "8", "9"):
             if k in which or (k == "3" and "4" in which):
                 steps[k]()
         self.elapsed = time.monotonic() - t0
@@ -923,7 +990,7 @@ def machine_info():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1-2 short rounds (development)")
-    ap.add_argument("--scenarios", default="12345678", help="which scenarios, e.g. 13")
+    ap.add_argument("--scenarios", default="123456789", help="which scenarios, e.g. 13")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -962,7 +1029,7 @@ def main():
     md = "\n".join(head) + "\n" + "\n".join(suite.md)
     os.makedirs(args.out, exist_ok=True)
     name = started.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
-    if sorted(set(args.scenarios)) != sorted("12345678"):
+    if sorted(set(args.scenarios)) != sorted("123456789"):
         name += "-s" + "".join(sorted(set(args.scenarios)))  # a partial run keeps the full one
     with open(os.path.join(args.out, name + ".md"), "w") as f:
         f.write(md)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# obi's benchmark suite in one command: sudo bench/run.sh [--quick] [--scenarios 12345678]
+# obi's benchmark suite in one command: sudo bench/run.sh [--quick] [--scenarios 123456789]
 # Builds obi and the paced load generator, installs the Node.js SDK packages from the committed
 # lock file if needed, runs bench/bench.py and writes bench/results/<date>.md (and .json).
 set -euo pipefail
@@ -21,7 +21,7 @@ if [ ! -d "$build" ]; then
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 for attempt in 1 2 3; do
-	if cmake --build "$build" -j2 --target obi >"$build/bench-build.log" 2>&1; then
+	if cmake --build "$build" -j2 --target obi exportbench >"$build/bench-build.log" 2>&1; then
 		break
 	fi
 	if [ "$attempt" = 3 ]; then
@@ -40,7 +40,7 @@ if [ ! -x "$build/bench/pace" ] || [ "$here/pace.c" -nt "$build/bench/pace" ]; t
 fi
 # the OTLP sink (stands in for a collector)
 if [ ! -x "$build/bench/sink" ] || [ "$here/sink.c" -nt "$build/bench/sink" ]; then
-	cc -O2 -Wall -Wextra -o "$build/bench/sink" "$here/sink.c" -lz
+	cc -O2 -Wall -Wextra -o "$build/bench/sink" "$here/sink.c" -lnghttp2 -lcjson -lz
 fi
 
 # the OpenTelemetry JS SDK for scenario 6 (versions pinned by package-lock.json)
@@ -50,5 +50,7 @@ fi
 
 # a private copy, so that a rebuild by someone else during the run cannot mix two versions
 cp "$build/obi" "$build/bench/obi"
-export OBI_BIN="$build/bench/obi" PACE_BIN="$build/bench/pace" SINK_BIN="$build/bench/sink"
+cp "$build/exportbench" "$build/bench/exportbench"
+export OBI_BIN="$build/bench/obi" PACE_BIN="$build/bench/pace" SINK_BIN="$build/bench/sink" \
+	EXPORTBENCH_BIN="$build/bench/exportbench"
 exec python3 "$here/bench.py" "$@"

@@ -10,6 +10,8 @@ packages=(
 	libcurl4-openssl-dev libcjson-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file
 	libyaml-dev
+	# HTTP/2 (HPACK) with nghttp2; bench/sink.c serves OTLP/gRPC with it
+	libnghttp2-dev
 	# the Prometheus scrape endpoint (an HTTP server library)
 	libmicrohttpd-dev
 	# examples: compose files validated with `docker-compose config` (no engine needed)
