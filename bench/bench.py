@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 
-from bench_harness import (HERE, Nginx, NodeServer, OBI, Obi, PACE, PG_BIN, Postgres, ROOT,
+from bench_harness import (HERE, Nginx, NodeServer, OBI, OBI_FLOOR, Obi, PACE, PG_BIN, Postgres, ROOT,
                            Sink, cleanup, fmt, free_port, http_get, log, machine_cpu_s,
                            make_work_dir, maps_of, median, met, pace, pgbench, prog_snapshot,
                            restore_bpf_stats, rotate, set_bpf_stats, spawn, stop, table, wrk)
@@ -46,6 +46,7 @@ class Suite:
         self.q = lambda full, quick: quick if self.quick else full
         self.sink = Sink()
         self.export_ok, self.export_note = self.check_export()
+        self.floor_ok = os.access(OBI_FLOOR, os.X_OK)
         self.raw = {}
         self.md = []
 
@@ -76,10 +77,12 @@ class Suite:
     # 1 -----------------------------------------------------------------------------------
     def s1(self):
         rounds, dur = self.q(6, 1), self.q(10, 3)
-        variants = ["nginx", "nginx+obi", "nginx+obi+otlp", "proxy", "proxy+obi inject",
-                    "proxy+obi no-inject"]
+        variants = ["nginx", "nginx+obi", "nginx+obi+otlp", "nginx+obi floor", "proxy",
+                    "proxy+obi inject", "proxy+obi no-inject", "proxy+obi floor"]
         if not self.export_ok:
             variants.remove("nginx+obi+otlp")
+        if not self.floor_ok:
+            variants = [v for v in variants if "floor" not in v]
         runs = {v: [] for v in variants}
         log("scenario 1: saturated, %d rounds x %d variants x %d s" % (rounds, len(variants), dur))
         for r in range(rounds):
@@ -91,8 +94,7 @@ class Suite:
         med = {v: {k: median([x.get(k) for x in runs[v]])
                    for k in ("rps", "p50_us", "p99_us", "cpu_us_per_span", "spans_per_request",
                              "obi_cpu_share", "sink_cpu_share")} for v in variants}
-        base = {"nginx": "nginx", "nginx+obi": "nginx", "nginx+obi+otlp": "nginx",
-                "proxy": "proxy", "proxy+obi inject": "proxy", "proxy+obi no-inject": "proxy"}
+        base = {v: "proxy" if v.startswith("proxy") else "nginx" for v in variants}
         rows = []
         for v in variants:
             b = med[base[v]]
@@ -117,6 +119,10 @@ class Suite:
         goals.append(["req/s ratio, proxy with obi injecting traceparent / proxy without obi",
                       "≥ 0.90", fmt(med["proxy+obi inject"]["ratio"], 3),
                       met(med["proxy+obi inject"]["ratio"] >= 0.90)])
+        for v in ("nginx+obi floor", "proxy+obi floor"):
+            if v in med:
+                goals.append(["req/s ratio, the floor of obi's hooks (%s) / no obi" % v,
+                              "reported", fmt(med[v]["ratio"], 3), ""])
         self.summary_rows += [["1 saturated: " + g[0], g[1], g[2], g[3]] for g in goals]
         self.s1_med = med
         text = table(["goal", "target", "result", "met?"], goals) + "\n\n"
@@ -134,7 +140,10 @@ class Suite:
                  "*inject* = `OTEL_EBPF_BPF_CONTEXT_PROPAGATION=headers` (the proxy's upstream "
                  "connections are in obi's SOCKHASH and every proxied request gets a "
                  "`traceparent` from `sk_msg`), *no-inject* = `disabled`, which isolates the cost "
-                 "of injection. Injection checked after each run by a request to the origin's "
+                 "of injection. *floor*: obi built with `-DOBI_BENCH_FLOOR=ON`, the same "
+                 "hooks (and for the proxy the same SOCKHASH programs) with programs that "
+                 "return right after the pid filter: what any tracer on these hooks costs "
+                 "at least. Injection checked after each run by a request to the origin's "
                  "`/tp` (echoes the received traceparent) through the proxy: inject runs "
                  "received one %s, no-inject runs %s. The ratio is against the median of the "
                  "same setup without obi. obi CPU = utime+stime from /proc/PID/stat during the "
@@ -154,7 +163,7 @@ class Suite:
             kw = self.obi_export_kw() if "otlp" in v else {}
             ports = [port, bport] if proxy else [port]
             obi = Obi(ports, propagation="disabled" if "no-inject" in v else "headers",
-                      tag=tag, **kw).start()
+                      tag=tag, exe=OBI_FLOOR if "floor" in v else None, **kw).start()
         servers = []
         try:
             if proxy:
@@ -191,6 +200,8 @@ class Suite:
             o = obi.stop()
             res["sink_spans_total"] = self.sink.stats()["spans"]  # counts (and frees) the bodies
             spans = o.get("summary", {}).get("spans")
+            if "floor" in v:
+                spans = None  # the floor makes none
             res["obi"] = o
             res["propagation"] = obi.propagation_line()
             if spans:
@@ -290,6 +301,8 @@ class Suite:
     def s3(self):
         rounds, dur, rate = self.q(3, 1), self.q(10, 3), 5000
         variants = ["nginx+obi" + ("+otlp" if self.export_ok else ""), "proxy+obi inject"]
+        if self.floor_ok:
+            variants += ["nginx+obi floor", "proxy+obi floor"]
         runs = {v: [] for v in variants}
         log("scenario 3/4: BPF cost and memory, %d req/s, %d rounds x %d s" % (rate, rounds, dur))
         set_bpf_stats(True)
@@ -326,6 +339,14 @@ class Suite:
             goals.append(["obi user+system CPU per span, OTLP export on, printer off",
                           "≤ 3 µs", "export not available; printer off, no export: %.2f µs"
                           % cpu_span, "n/a"])
+        for v, floor in ((main_v, "nginx+obi floor"), ("proxy+obi inject", "proxy+obi floor")):
+            if floor not in runs:
+                continue
+            f = median([x["bpf_ns_per_request"] for x in runs[floor]])
+            o = median([x["bpf_ns_per_request"] for x in runs[v]])
+            goals.append(["BPF run time per request, %s ÷ the floor of its hooks (%.0f ns)"
+                          % (v, f), "≤ 1.3", fmt(o / f, 2) if f else "—",
+                          met(f and o / f <= 1.3)])
         self.summary_rows += [["3 cost: " + g[0], g[1], g[2], g[3]] for g in goals]
         text = table(["goal", "target", "result", "met?"], goals) + "\n\n"
         text += table(["setup", "req/s", "spans/req", "BPF ns/request", "BPF ns/span",
@@ -354,7 +375,9 @@ class Suite:
                  "it (requests × spans per request from the summary). *proxy+obi inject*: the "
                  "setup of scenario 1, 3 spans per request, traceparent injected into every "
                  "proxied request, printer disabled, no export. CPU idle = obi's CPU in 2 s "
-                 "before the load, as a share of a core.") % (dur, rate)
+                 "before the load, as a share of a core. *floor*: as in scenario 1, the same "
+                 "hooks with programs that return after the pid filter (no spans: its "
+                 "per-span figures use the spans per request of the real setup).") % (dur, rate)
         self.emit("3. Cost per request", text)
         self.s4_text(runs[main_v])
 
@@ -383,7 +406,8 @@ class Suite:
         port = free_port()
         bport = free_port() if proxy else None
         kw = self.obi_export_kw() if "otlp" in v else {}
-        obi = Obi([port, bport] if proxy else [port], tag="s3", **kw).start()
+        obi = Obi([port, bport] if proxy else [port], tag="s3",
+                  exe=OBI_FLOOR if "floor" in v else None, **kw).start()
         servers = []
         if proxy:
             servers.append(Nginx("origin", bport).start())
@@ -414,7 +438,8 @@ class Suite:
         o = obi.stop()
         self.sink.stats()  # counts (and frees) the bodies held by the sink
         reqs = res["requests"]
-        spr = o["summary"]["spans"] / total_req
+        # the floor makes no spans: its per-span figures use the real setup's
+        spr = (3 if proxy else 1) if "floor" in v else o["summary"]["spans"] / total_req
         out = {"rate": res["achieved_rate"], "requests": reqs, "spans_per_request": spr,
                "rss_idle_kib": rss_idle, "rss_load_kib": rss_load, "vmhwm_kib": hwm,
                "maps": [{k: m.get(k) for k in ("id", "name", "type", "max_entries",

@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OBI = os.environ.get("OBI_BIN", os.path.join(ROOT, "build", "obi"))
 PACE = os.environ.get("PACE_BIN", os.path.join(ROOT, "build", "bench", "pace"))
+# obi built with -DOBI_BENCH_FLOOR=ON: the same hooks, programs that stop after the pid filter
+OBI_FLOOR = os.environ.get("OBI_FLOOR_BIN", os.path.join(ROOT, "build-floor", "obi"))
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
@@ -403,7 +405,8 @@ class Obi:
     unless asked; OTLP export to `endpoint` if set."""
 
     def __init__(self, ports, printer="disabled", endpoint=None, propagation="headers",
-                 stdout_path=None, tag="obi", env=None):
+                 stdout_path=None, tag="obi", env=None, exe=None):
+        self.exe = exe or OBI
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         if ports:
             self.env["OTEL_EBPF_OPEN_PORT"] = ",".join(str(p) for p in ports)
@@ -423,7 +426,7 @@ class Obi:
         out = open(self.stdout_path, "wb") if self.stdout_path else subprocess.DEVNULL
         err = open(self.err_path, "wb")
         self.t_exec = time.monotonic()
-        self.p = spawn([OBI], env=self.env, stdout=out, stderr=err)
+        self.p = spawn([self.exe], env=self.env, stdout=out, stderr=err)
         err.close()
         if out is not subprocess.DEVNULL:
             out.close()

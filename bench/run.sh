@@ -33,6 +33,17 @@ for attempt in 1 2 3; do
 	sleep 60
 done
 
+# the floor of obi's hooks (same hooks, programs that stop after the pid filter), its own build
+floor="${OBI_FLOOR_BUILD_DIR:-$build-floor}"
+if [ ! -d "$floor" ]; then
+	cmake -S "$root" -B "$floor" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOBI_BENCH_FLOOR=ON >/dev/null
+fi
+if ! cmake --build "$floor" -j2 --target obi >"$floor/bench-build.log" 2>&1; then
+	tail -30 "$floor/bench-build.log" >&2
+	echo "bench: building the floor obi failed (log: $floor/bench-build.log)" >&2
+	exit 1
+fi
+
 # the paced load generator
 mkdir -p "$build/bench"
 if [ ! -x "$build/bench/pace" ] || [ "$here/pace.c" -nt "$build/bench/pace" ]; then
@@ -51,6 +62,7 @@ fi
 # a private copy, so that a rebuild by someone else during the run cannot mix two versions
 cp "$build/obi" "$build/bench/obi"
 cp "$build/exportbench" "$build/bench/exportbench"
+cp "$floor/obi" "$build/bench/obi-floor"
 export OBI_BIN="$build/bench/obi" PACE_BIN="$build/bench/pace" SINK_BIN="$build/bench/sink" \
-	EXPORTBENCH_BIN="$build/bench/exportbench"
+	EXPORTBENCH_BIN="$build/bench/exportbench" OBI_FLOOR_BIN="$build/bench/obi-floor"
 exec python3 "$here/bench.py" "$@"

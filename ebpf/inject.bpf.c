@@ -315,7 +315,7 @@ int plan_msg(struct sk_msg_md *msg)
 	struct bpf_sock *sk;
 	bool first;
 
-	if (!inject_on || !current_selected(&tgid, &tid) || !inject_for(tgid))
+	if (!inject_on || !current_selected(&tgid, &tid) || !inject_for(tgid) || OBI_FLOOR)
 		return SK_PASS;
 	sk = msg->sk;
 	if (!sk)
@@ -452,6 +452,8 @@ int obi_stream_verdict(struct __sk_buff *skb)
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	__u32 seq, len = skb->len, end, over, *next;
 
+	if (OBI_FLOOR)
+		return SK_PASS;
 	/* TCP_SKB_CB(skb)->seq: where the segment's first byte sits in the stream */
 	if (bpf_probe_read_kernel(&seq, sizeof(seq), &((struct tcp_skb_cb *)k->cb)->seq))
 		return SK_PASS;

@@ -59,7 +59,7 @@ int BPF_PROG(obi_sock_recv, struct sock *sk, int ret, int flags)
 
 	/* conn_slots holds TCP sockets only: a selected process's UDP or unix socket I/O stops
 	 * here, before any capture */
-	if (!current_selected(&tgid, &tid) || sk->sk_protocol != IPPROTO_TCP)
+	if (!current_selected(&tgid, &tid) || sk->sk_protocol != IPPROTO_TCP || OBI_FLOOR)
 		return 0;
 	if (ret <= 0) {
 		/* end of stream or an error on a connection TCP already ended while the
@@ -97,7 +97,7 @@ int BPF_PROG(obi_sock_send, struct sock *sk, int ret, int flags)
 	struct pt_regs *regs;
 	__u32 tgid, tid;
 
-	if (!current_selected(&tgid, &tid) || sk->sk_protocol != IPPROTO_TCP)
+	if (!current_selected(&tgid, &tid) || sk->sk_protocol != IPPROTO_TCP || OBI_FLOOR)
 		return 0;
 	if (ret <= 0) {
 		/* a failed send: whatever its sk_msg program planned did not go out whole */

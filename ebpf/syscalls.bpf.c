@@ -81,7 +81,7 @@ static __always_inline int exit_io(void *ctx, long ret, __u8 dir, __u8 kind, enu
 	struct pt_regs *regs;
 	struct sock *sk;
 
-	if (!current_selected(&tgid, &tid))
+	if (!current_selected(&tgid, &tid) || OBI_FLOOR)
 		return 0;
 	if (ret <= 0) {
 		/* a failed send: whatever its sk_msg program planned did not go out whole */
