@@ -269,6 +269,10 @@ static void set_options(struct otlp_transport *t)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
 	/* no signals from a resolver timeout: the threaded resolver needs none */
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* a transfer that times out while its name is still being looked up leaves the lookup's
+	 * thread to finish alone: without this, libcurl joins it, and a hanging DNS server held
+	 * the exporter (and obi's exit) for the resolver's own timeout, not the export's */
+	curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
