@@ -32,6 +32,8 @@ struct conn_stats {
 	uint64_t db_unknown_statements;	/* executions of statements prepared before obi */
 	uint64_t lost_sync;		/* times a parser lost a connection's message boundaries
 					 * (bytes not captured); it resumes at the next one */
+	uint64_t h2_undecodable;	/* HTTP/2 streams given no span: a header block of their
+					 * connection could not be decoded (HPACK state lost) */
 	uint64_t conns;			/* connections tracked now */
 };
 

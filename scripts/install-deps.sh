@@ -10,6 +10,8 @@ packages=(
 	libcurl4-openssl-dev libcjson-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file
 	libyaml-dev
+	# HTTP/2: HPACK decoding of header blocks (nghttp2's inflater)
+	libnghttp2-dev
 	# the Prometheus scrape endpoint (an HTTP server library)
 	libmicrohttpd-dev
 	# examples: compose files validated with `docker-compose config` (no engine needed)
