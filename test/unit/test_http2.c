@@ -713,7 +713,8 @@ static size_t frame(uint8_t *buf, uint8_t type, uint8_t flags, uint32_t stream, 
 	buf[3] = type, buf[4] = flags;
 	buf[5] = (uint8_t)(stream >> 24), buf[6] = (uint8_t)(stream >> 16);
 	buf[7] = (uint8_t)(stream >> 8), buf[8] = (uint8_t)stream;
-	memcpy(buf + 9, payload, len);
+	if (len)
+		memcpy(buf + 9, payload, len);
 	return 9 + len;
 }
 
