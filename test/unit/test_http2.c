@@ -693,6 +693,62 @@ static void test_rst_goaway(void)
 	pair_free(&p);
 }
 
+/* A pushed stream (PUSH_PROMISE and its response decoded, not spanned: the next response
+ * reuses what they put in the table) and an interim 100 before a final response. */
+static void test_push_interim(void)
+{
+	static const nghttp2_nv promise[] = {
+	    NV(":method", "GET"), NV(":scheme", "http"), NV(":path", "/style.css"),
+	    NV(":authority", "api.example:8080"), NV("x-push-tag", "tag-0123456789")};
+	static const nghttp2_nv tagged[] = {NV(":status", "200"),
+					    NV("x-push-tag", "tag-0123456789")};
+	static const nghttp2_nv cont[] = {NV(":status", "100")};
+	struct pair p;
+	struct body css = {.piece = {40}, .n = 1, .ready = 1};
+	struct body up = {.piece = {3}, .n = 1, .ready = 1};
+	struct body page = {.piece = {11}, .n = 1, .ready = 1};
+	int e_req, e_page, e_push, e_up;
+	int32_t pushed;
+
+	pair_init(&p, 0, 4096, 4096);
+	request(&p, "GET", "/page", NULL, NULL, NULL);
+	request(&p, "POST", "/expect", "text/plain", &up, NULL);
+	e_req = flush(&p, true);
+	flush(&p, false);
+	flush(&p, true); /* the client's SETTINGS ACK */
+	CHECK(nghttp2_submit_headers(p.srv, 0, 3, NULL, cont, 1, NULL) == 0);
+	flush(&p, false);
+	pushed = nghttp2_submit_push_promise(p.srv, 0, 1, promise, 5, NULL);
+	CHECK_INT(pushed, 2);
+	{
+		nghttp2_data_provider d = {.source.ptr = &page, .read_callback = body_read};
+
+		CHECK(nghttp2_submit_response(p.srv, 1, tagged, 2, &d) == 0);
+	}
+	e_page = flush(&p, false);
+	{
+		nghttp2_data_provider d = {.source.ptr = &css, .read_callback = body_read};
+
+		CHECK(nghttp2_submit_response(p.srv, pushed, tagged, 2, &d) == 0);
+	}
+	e_push = flush(&p, false);
+	respond(&p, 3, "200", NULL, NULL, NULL);
+	e_up = flush(&p, false);
+	CHECK_INT(count_frames(&p.w, false, NGHTTP2_PUSH_PROMISE, 0), 1);
+	CHECK_INT(count_frames(&p.w, false, NGHTTP2_HEADERS, 0), 4); /* the 100 too */
+	CHECK(e_push > e_page);
+	{
+		struct want w[] = {
+		    {SPAN_HTTP, "GET", "/page", NULL, 200, false, 0, 11, e_req, e_req, e_page},
+		    {SPAN_HTTP, "POST", "/expect", NULL, 200, false, 3, 0, e_req, e_req, e_up},
+		};
+
+		check_all(&p.w, w, 2, NULL);
+	}
+	write_seed(&p.w, "push_interim");
+	pair_free(&p);
+}
+
 /* ---- hand-made frames ------------------------------------------------------------------- */
 
 static void wire_add(struct wire *w, bool to_server, const void *bytes, size_t len)
@@ -947,6 +1003,7 @@ int main(void)
 	test_dynamic_table(256, "table_256");
 	test_continuation();
 	test_rst_goaway();
+	test_push_interim();
 	test_hpack_error();
 	test_stream_cap();
 	test_uncaptured();
