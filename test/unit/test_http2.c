@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "conn.h"
+#include "printer.h"
 #include "protocol.h"
 
 #define MAX_EV	   256
@@ -506,6 +507,14 @@ static void test_grpc(void)
 		check_all(&p.w, w, 4, cli);
 		replay(&p.w, true, OBI_CAP_MAX, -1, 0);
 		CHECK_STR(span_type_name(&got[0]), "GRPC");
+		{
+			char line[2048];
+
+			CHECK(printer_format_text(&got[0], line, sizeof(line)) > 0);
+			CHECK(strstr(line, "]) GRPC 0 POST /helloworld.Greeter/SayHello"
+					   "(/helloworld.Greeter/SayHello) ") != NULL);
+			CHECK(strstr(line, " contentLen:17B responseLen:22B ") != NULL);
+		}
 		replay(&p.w, false, OBI_CAP_MAX, -1, 0);
 		CHECK_STR(span_type_name(&got[0]), "GRPCClient");
 	}
