@@ -7,9 +7,9 @@
  * response headers, then the response's END_STREAM (trailers), concurrent streams each with
  * their own. A connection is HTTP/2 when its first event starts with the client preface.
  *
- * Memory per connection: this state (~5 KiB), two inflaters (each ~1 KiB plus a dynamic table
+ * Memory per connection: this state (7 KiB), two inflaters (each 2 KiB plus a dynamic table
  * of at most the peer's SETTINGS_HEADER_TABLE_SIZE, 4 KiB by default, TABLE_MAX at most) and
- * one span (~2.5 KiB) per open stream, MAX_STREAMS at most.
+ * one span (1.7 KiB) per open stream, MAX_STREAMS at most; CONN_MAX connections at most.
  */
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
@@ -22,6 +22,7 @@
 #define PREFACE_LEN   24
 #define FRAME_HDR     9
 #define MAX_STREAMS   128   /* streams followed at once on one connection */
+#define CONN_MAX      4096  /* HTTP/2 connections followed at once */
 #define TABLE_DEFAULT 4096  /* RFC 9113 6.5.2: SETTINGS_HEADER_TABLE_SIZE's initial value */
 #define TABLE_MAX     65536 /* the largest HPACK table obi keeps, whatever the peer allows */
 
@@ -781,21 +782,28 @@ static bool http2_detect(const struct obi_data_event *e)
 	       memcmp(e->data, PREFACE, PREFACE_LEN) == 0;
 }
 
-static void h2_free(struct h2_conn *h)
+static void h2_free(struct proto_env *env, struct h2_conn *h)
 {
 	nghttp2_hd_inflate_del(h->req.hd);
 	nghttp2_hd_inflate_del(h->resp.hd);
 	free(h);
+	env->stats.h2_conns--;
 }
 
 static void *http2_open(struct proto_env *env, const struct obi_data_event *first)
 {
-	struct h2_conn *h = calloc(1, sizeof(*h));
+	struct h2_conn *h;
 
+	if (env->stats.h2_conns >= CONN_MAX) {
+		env->stats.conns_dropped++;
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	env->stats.h2_conns++;
 	if (nghttp2_hd_inflate_new(&h->req.hd) || nghttp2_hd_inflate_new(&h->resp.hd)) {
-		h2_free(h);
+		h2_free(env, h);
 		return NULL;
 	}
 	h->server = first->dir == OBI_DIR_RECV;
@@ -847,7 +855,7 @@ static void http2_close(struct proto_env *env, const struct proto_conn *c, void 
 				first = &h->streams[i];
 		stream_end(h, first, ts, END_CLOSED, 0);
 	}
-	h2_free(h);
+	h2_free(env, h);
 }
 
 static void http2_discard(struct proto_env *env, void *state)
@@ -856,7 +864,7 @@ static void http2_discard(struct proto_env *env, void *state)
 
 	for (unsigned i = 0; i < h->n; i++)
 		free(h->streams[i].p);
-	h2_free(h);
+	h2_free(env, h);
 }
 
 const struct protocol proto_http2 = {

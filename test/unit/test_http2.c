@@ -897,6 +897,32 @@ static void test_uncaptured(void)
 	wire_free(&w);
 }
 
+/* At most 4096 HTTP/2 connections at once: the next is counted, and refused until one ends. */
+static void test_conn_cap(void)
+{
+	static struct obi_data_event e;
+	static void *open[4096];
+	struct proto_conn c = {0};
+
+	memcpy(e.data, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	e.len = e.cap_len = 24;
+	proto_env_init(&env, collect, NULL);
+	for (int i = 0; i < 4096; i++) {
+		open[i] = proto_http2.open(&env, &e);
+		CHECK(open[i] != NULL);
+	}
+	CHECK_INT(env.stats.h2_conns, 4096);
+	CHECK(proto_http2.open(&env, &e) == NULL);
+	CHECK_INT(env.stats.conns_dropped, 1);
+	proto_http2.close(&env, &c, open[0], 1);
+	open[0] = proto_http2.open(&env, &e);
+	CHECK(open[0] != NULL);
+	for (int i = 0; i < 4096; i++)
+		proto_http2.discard(&env, open[i]);
+	CHECK_INT(env.stats.h2_conns, 0);
+	proto_env_release(&env);
+}
+
 /* Only the whole client preface at the start of the first event opens HTTP/2. */
 static void test_detect(void)
 {
@@ -1015,6 +1041,7 @@ int main(void)
 	test_push_interim();
 	test_hpack_error();
 	test_stream_cap();
+	test_conn_cap();
 	test_uncaptured();
 	test_tracker();
 	test_trace_context();
