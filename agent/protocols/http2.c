@@ -7,6 +7,13 @@
  * response headers, then the response's END_STREAM (trailers), concurrent streams each with
  * their own. A connection is HTTP/2 when its first event starts with the client preface.
  *
+ * What the events must hold: each direction's bytes in order from the connection's first byte,
+ * none twice; data[0, cap_len) are the next bytes, and the len - cap_len after them that were
+ * not captured must lie in DATA payload or padding. Anywhere else they lose that direction: its
+ * framing (a frame header, SETTINGS, RST_STREAM, GOAWAY: counted in lost_sync) or its HPACK
+ * state (a header block: the streams left without a span counted in h2_undecodable). The
+ * kernel's ids (e->trace) are taken by the first request HEADERS frame that begins in the event.
+ *
  * Memory per connection: this state (7 KiB), two inflaters (each 2 KiB plus a dynamic table
  * of at most the peer's SETTINGS_HEADER_TABLE_SIZE, 4 KiB by default, TABLE_MAX at most) and
  * one span (1.7 KiB) per open stream, MAX_STREAMS at most; CONN_MAX connections at most.
