@@ -504,6 +504,7 @@ static void test_grpc(void)
 		bool cli[] = {false, true, false, true};
 
 		CHECK(e_s1 < e_s3);
+		check_every_split(&p.w, w, 4);
 		check_all(&p.w, w, 4, cli);
 		replay(&p.w, true, OBI_CAP_MAX, -1, 0);
 		CHECK_STR(span_type_name(&got[0]), "GRPC");
@@ -696,6 +697,7 @@ static void test_rst_goaway(void)
 		};
 		bool cli[] = {true, false, true};
 
+		check_every_split(&p.w, w, 3);
 		check_all(&p.w, w, 3, cli);
 	}
 	write_seed(&p.w, "rst_goaway");
