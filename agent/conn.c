@@ -18,6 +18,7 @@ static const struct protocol *const protocols[] = {
 	&proto_redis,
 	&proto_postgres,
 	&proto_mysql,
+	&proto_http2,	/* the client preface, which no other row accepts */
 };
 
 struct conn {

@@ -27,12 +27,15 @@ struct conn_stats {
 	uint64_t orphan_responses;	/* responses with no request waiting */
 	uint64_t truncated_heads;	/* heads longer than what the kernel captured */
 	uint64_t pipeline_overflow;	/* requests dropped: too many waiting on one connection */
-	uint64_t conns_dropped;		/* connections not tracked: table full */
+	uint64_t conns_dropped;		/* connections not tracked: table full (HTTP/2: its own cap) */
 	uint64_t bad_traceparent;	/* incoming traceparent headers that were invalid */
 	uint64_t db_unknown_statements;	/* executions of statements prepared before obi */
 	uint64_t lost_sync;		/* times a parser lost a connection's message boundaries
 					 * (bytes not captured); it resumes at the next one */
+	uint64_t h2_undecodable;	/* HTTP/2 streams given no span: a header block of their
+					 * connection could not be decoded (HPACK state lost) */
 	uint64_t conns;			/* connections tracked now */
+	uint64_t h2_conns;		/* of those, HTTP/2 ones */
 };
 
 struct conn_tracker *conn_tracker_new(conn_span_fn fn, void *ctx);

@@ -141,7 +141,7 @@ static void log_summary(struct agent *a, enum log_level level, const char *what)
 		"injected=%llu rewritten=%llu inject_skipped=%llu inject_body_sends=%llu "
 		"inject_off_not_http=%llu inject_off_framing=%llu inject_no_state=%llu "
 		"inject_failed=%llu inject_undo_failed=%llu rx_overlaps_trimmed=%llu rx_overlaps_failed=%llu "
-		"inject_peer_not_http=%llu",
+		"inject_peer_not_http=%llu h2_undecodable=%llu",
 		what, discovery_count(a->disc), (unsigned long long)st.spans,
 		(unsigned long long)st.spans_unanswered, (unsigned long long)a->events,
 		k[OBI_CNT_RINGBUF_FULL], (unsigned long long)st.not_http,
@@ -152,7 +152,8 @@ static void log_summary(struct agent *a, enum log_level level, const char *what)
 		k[OBI_CNT_REWRITTEN], k[OBI_CNT_INJECT_SKIPPED], k[OBI_CNT_INJECT_BODY],
 		k[OBI_CNT_INJECT_OFF_PROTO], k[OBI_CNT_INJECT_OFF_FRAMING], k[OBI_CNT_INJECT_NO_STATE],
 		k[OBI_CNT_INJECT_FAILED], k[OBI_CNT_INJECT_UNDO_FAILED], k[OBI_CNT_RX_OVERLAP],
-		k[OBI_CNT_RX_OVERLAP_FAILED], k[OBI_CNT_INJECT_PEER_NOT_HTTP]);
+		k[OBI_CNT_RX_OVERLAP_FAILED], k[OBI_CNT_INJECT_PEER_NOT_HTTP],
+		(unsigned long long)st.h2_undecodable);
 }
 
 static int run_loop(struct agent *a)

@@ -135,5 +135,6 @@ extern const struct protocol proto_http1;
 extern const struct protocol proto_redis;
 extern const struct protocol proto_postgres;
 extern const struct protocol proto_mysql;
+extern const struct protocol proto_http2;
 
 #endif /* OBI_PROTOCOL_H */

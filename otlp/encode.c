@@ -453,8 +453,8 @@ void otlp_span_name(const struct span *s, char *out, size_t size)
 
 bool otlp_span_is_error(const struct span *s)
 {
-	if (!span_is_http(s))
-		return s->error;	/* as the database protocol's parser judged it */
+	if (!span_is_http(s) || s->proto == SPAN_GRPC)
+		return s->error;	/* as the parser judged it (gRPC: status is grpc-status) */
 	if (s->status == 0)
 		return true;
 	return s->kind == SPAN_CLIENT ? s->status >= 400 : s->status >= 500;

@@ -10,7 +10,8 @@ packages=(
 	libcurl4-openssl-dev libcjson-dev protobuf-c-compiler libprotobuf-c-dev
 	# the YAML configuration file
 	libyaml-dev
-	# HTTP/2 (HPACK) with nghttp2; bench/sink.c serves OTLP/gRPC with it
+	# HTTP/2: HPACK decoding of header blocks (nghttp2's inflater); bench/sink.c serves
+	# OTLP/gRPC with nghttp2's server session
 	libnghttp2-dev
 	# the Prometheus scrape endpoint (an HTTP server library)
 	libmicrohttpd-dev

@@ -3,8 +3,9 @@
  * libFuzzer target for agent/conn.c: a sequence of kernel records (data, close, process exit,
  * idle sweep) decoded from the input and fed to one conn_tracker, as the ring buffer would.
  * Covers the HTTP/1 stream state machine (keep-alive, pipelining, split heads, bodies, chunked
- * tails) and checks every span it emits: strings end inside their arrays, status <= 999, an
- * unanswered span is an error, times are ordered, and the JSON printer can always print it.
+ * tails), the database parsers and HTTP/2's opening on a flagged client preface, and checks
+ * every span it emits: strings end inside their arrays, status <= 999, an unanswered HTTP span
+ * is an error, times are ordered, and the JSON printer can always print it.
  *
  * Input: records, each starting with an op byte (see next_record). Data records sit in a heap
  * block of exactly the ring buffer's record size, so ASan flags any read past cap_len.
@@ -85,7 +86,11 @@ static void check_http_span(const struct span *s)
 	check_str(s->route, sizeof(s->route));
 	check_str(s->host_header, sizeof(s->host_header));
 	check_str(s->user_agent, sizeof(s->user_agent));
-	if (s->status > 999 || (s->status == 0 && !s->error))
+	if (s->status > 999)
+		abort();
+	if (s->proto == SPAN_GRPC)
+		return;		/* status is the grpc-status code: 0 is OK */
+	if (s->status == 0 && !s->error)
 		abort();
 	if (s->status != 0 && s->status < 200)
 		abort();	/* interim responses never end a span */
@@ -97,7 +102,7 @@ static void on_span(struct span *s, void *ctx)
 
 	(void)ctx;
 	spans_seen++;
-	if (s->proto == SPAN_HTTP)
+	if (s->proto == SPAN_HTTP || s->proto == SPAN_GRPC)
 		check_http_span(s);
 	else if (s->proto == SPAN_REDIS || s->proto == SPAN_SQL)
 		check_db_span(s);

@@ -67,6 +67,15 @@ REDIS_GET = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
 PG_STARTUP = (struct.pack(">II", 8 + 22, 196608) + b"user\0app\0database\0shop\0\0")
 
 
+def h2_frame(ftype, flags, stream, payload):
+    """One HTTP/2 frame (RFC 9113 4.1)."""
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(
+        ">I", stream) + payload
+
+
+H2_SETTINGS = h2_frame(4, 0, 0, b"")
+
+
 def my_packet(seq, payload):
     """A MySQL packet: 3-byte little-endian length, sequence id, payload."""
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload
@@ -122,6 +131,12 @@ def conn_seeds():
                             b"b7ad6b7169203331-01\r\n\r\n") + data(OK5, send=True),
         "garbage": data(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", start=False)
         + data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        # HTTP/2 (h2c prior knowledge): the preface, SETTINGS and a GET (static-table HPACK),
+        # then the server's SETTINGS and a 200 with a 5-byte DATA frame
+        "h2_get": data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + H2_SETTINGS
+                       + h2_frame(1, 5, 1, b"\x82\x86\x84\x41\x03abc"), start=True)
+        + data(H2_SETTINGS + h2_frame(1, 4, 1, b"\x88") + h2_frame(0, 1, 1, b"hello"),
+               send=True, start=False),
         "orphan_response": data(OK5, send=True, start=True) + data(GET) + data(OK5, send=True),
         "short_len": data(GET, lenmode=2, extra=30) + data(OK5, send=True),
         "redis_pipeline": data(REDIS_SET + REDIS_GET, send=True, start=False, db=True)

@@ -347,6 +347,19 @@ static void test_span_status_and_name(void)
 			fprintf(stderr, "kind %d status %u\n", s.kind, s.status);
 		CHECK(otlp_span_is_error(&s) == cases[i].error);
 	}
+	/* gRPC: status is the grpc-status code (0 is OK); the parser judged the error */
+	s.proto = SPAN_GRPC;
+	s.status = 0;
+	s.error = false;
+	CHECK(!otlp_span_is_error(&s));
+	s.status = 14;
+	s.error = true;
+	CHECK(otlp_span_is_error(&s));
+	s.status = 5;
+	s.error = false;	/* NOT_FOUND on a server span */
+	CHECK(!otlp_span_is_error(&s));
+	s.proto = SPAN_HTTP;
+	s.error = false;
 	otlp_span_name(&s, name, sizeof(name));
 	CHECK_STR(name, "GET /users/*");
 	s.route[0] = '\0';
