@@ -12,47 +12,13 @@ executable): a PREPARE span, then one span per execution with the prepared text.
 server selected too: mariadbd's SQLServer spans. Answers are the same with and without obi."""
 import json
 import os
-import pwd
-import shutil
 import subprocess
 import time
 
 import obi_harness as h
+from db_servers import PASSWORD, USER, start_mariadb
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-MARIADBD = "/usr/sbin/mariadbd"
-USER, PASSWORD = "app", "app-pw"
-
-
-def start_mariadb(port):
-    if not os.path.exists(MARIADBD) or not shutil.which("mariadb-install-db"):
-        raise h.Skip("mariadb-server is not installed (scripts/install-deps.sh)")
-    pw = pwd.getpwnam("mysql")
-    base = h.tmpdir("obi-it-mysql-")
-    os.chmod(base, 0o755)
-    data, run = os.path.join(base, "data"), os.path.join(base, "run")
-    for d in (data, run):
-        os.mkdir(d, 0o700)
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-    sock = os.path.join(run, "mysqld.sock")
-    subprocess.run(["mariadb-install-db", "--no-defaults", "--user=mysql", f"--datadir={data}",
-                    "--auth-root-authentication-method=socket", "--skip-test-db"],
-                   check=True, capture_output=True, timeout=120)
-    srv = h.Proc(["runuser", "-u", "mysql", "--", MARIADBD, "--no-defaults",
-                  f"--datadir={data}", f"--socket={sock}", f"--pid-file={run}/mysqld.pid",
-                  f"--port={port}", "--bind-address=127.0.0.1", "--skip-networking=0",
-                  "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--skip-name-resolve"],
-                 name="mariadbd")
-    h.wait_listening(port, srv, timeout=60)
-    root = ["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e"]
-    subprocess.run([*root,
-                    "CREATE DATABASE shop; "
-                    f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'; "
-                    f"GRANT ALL ON shop.* TO '{USER}'@'127.0.0.1'; "
-                    "CREATE TABLE shop.items (id int PRIMARY KEY, name text, price decimal(8,2)); "
-                    "INSERT INTO shop.items VALUES (1, 'pen', 2.5), (2, 'ink', 7)"],
-                   check=True, capture_output=True, timeout=60)
-    return srv, root
 
 
 def build_stmt_client():

@@ -11,45 +11,13 @@ SQLSTATE of a failing one. pgbench (selected by its executable): its prepared UP
 INSERT statements by table. Then the server selected too: the backend's SQLServer spans.
 Answers are the same with and without obi."""
 import json
-import os
-import pwd
 import subprocess
 import time
 
 import obi_harness as h
+from db_servers import PG_BIN, as_postgres, start_postgres
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-PG_BIN = "/usr/lib/postgresql/15/bin"
-
-
-def as_postgres(argv, **kw):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *argv], check=True,
-                          capture_output=True, timeout=120, **kw)
-
-
-def start_postgres(port):
-    if not os.path.exists(f"{PG_BIN}/postgres"):
-        raise h.Skip("postgresql-15 is not installed (scripts/install-deps.sh)")
-    pw = pwd.getpwnam("postgres")
-    base = h.tmpdir("obi-it-pg-")
-    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
-    for d in (data, sock):
-        os.mkdir(d, 0o700)
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-    as_postgres([f"{PG_BIN}/initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8"])
-    srv = h.Proc(["runuser", "-u", "postgres", "--", f"{PG_BIN}/postgres", "-D", data,
-                  "-p", str(port), "-k", sock, "-c", "listen_addresses=127.0.0.1",
-                  "-c", "fsync=off"], name="postgres")
-    h.wait_listening(port, srv, timeout=30)
-    psql = [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q",
-            "-v", "ON_ERROR_STOP=1"]
-    as_postgres([*psql, "-c", "CREATE DATABASE shop"])
-    as_postgres([*psql, "-d", "shop", "-c",
-                 "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric); "
-                 "INSERT INTO items VALUES (1, 'pen', 2.5), (2, 'ink', 7)"])
-    as_postgres([f"{PG_BIN}/pgbench", "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p", str(port),
-                 "-U", "postgres", "shop"])
-    return srv
 
 
 def get(port, path):

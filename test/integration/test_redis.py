@@ -12,22 +12,12 @@ command is the child of the request whose thread sent it. Then redis-server itse
 the commands it served. The app's answers are identical with and without obi."""
 import concurrent.futures
 import json
-import shutil
 import time
 
 import obi_harness as h
+from db_servers import start_redis
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def start_redis(port, tmp):
-    exe = shutil.which("redis-server")
-    if not exe:
-        raise h.Skip("redis-server is not installed (scripts/install-deps.sh)")
-    srv = h.Proc([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", "--dir", tmp, "--daemonize", "no"], name="redis-server")
-    h.wait_listening(port, srv)
-    return srv
 
 
 def get(port, path):
