@@ -190,7 +190,8 @@ static void answer(int fd, struct request *r, int status)
 		     status != 200 && srv.retry_after ? "Retry-After: " : "",
 		     status != 200 && srv.retry_after ? srv.retry_after : "",
 		     status != 200 && srv.retry_after ? "\r\n" : "");
-	if (write(fd, head, (size_t)n) < 0 || write(fd, body, blen) < 0)
+	/* the exporter may have given up on this answer already (a timeout): no SIGPIPE */
+	if (send(fd, head, (size_t)n, MSG_NOSIGNAL) < 0 || send(fd, body, blen, MSG_NOSIGNAL) < 0)
 		return;
 }
 
